@@ -1,0 +1,1 @@
+# Apology campaigns live here (channel planning, templates, approval, deliveries).

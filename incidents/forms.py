@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+from django import forms
+
+from . import parsers
+from .models import Contact, Incident, Suppression, parse_tier_bounds, tier_labels
+
+
+class DateTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
+
+
+class IncidentForm(forms.ModelForm):
+    workflows_text = forms.CharField(
+        label="Faulty workflows or campaigns",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text="One identifier per line, as the ESP logs it: campaign id or name, category, tag or workflow id.",
+    )
+    tier_text = forms.CharField(
+        label="Tiers by messages received",
+        initial="1, 2, 10, 50",
+        help_text="Where each tier starts: 1, 2, 10, 50 gives 1, 2-9, 10-49 and 50+.",
+    )
+
+    class Meta:
+        model = Incident
+        fields = ["title", "what_happened", "started_at", "ended_at", "root_cause", "fix", "status", "owner"]
+        widgets = {
+            "started_at": DateTimeInput(),
+            "ended_at": DateTimeInput(),
+            "what_happened": forms.Textarea(attrs={"rows": 4}),
+            "root_cause": forms.Textarea(attrs={"rows": 3}),
+            "fix": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["workflows_text"].initial = "\n".join(self.instance.workflows)
+            self.fields["tier_text"].initial = ", ".join(str(b) for b in self.instance.tier_bounds)
+
+    def clean_tier_text(self) -> list[int]:
+        try:
+            return parse_tier_bounds(self.cleaned_data["tier_text"])
+        except ValueError as e:
+            raise forms.ValidationError(str(e)) from None
+
+    def clean(self) -> dict:
+        data = super().clean()
+        start, end = data.get("started_at"), data.get("ended_at")
+        if start and end and end < start:
+            self.add_error("ended_at", "The window ends before it starts.")
+        return data
+
+    def save(self, commit: bool = True) -> Incident:
+        incident = super().save(commit=False)
+        text = self.cleaned_data.get("workflows_text", "")
+        incident.workflows = [w.strip() for w in text.replace(",", "\n").splitlines() if w.strip()]
+        incident.tier_bounds = self.cleaned_data["tier_text"]
+        if commit:
+            incident.save()
+        return incident
+
+    def ledger_fields_changed(self) -> list[str]:
+        changed = list(self.changed_data)
+        return [
+            {"workflows_text": "workflows", "tier_text": "tier_bounds"}.get(name, name) for name in changed
+        ]
+
+    @property
+    def tier_preview(self) -> list[str]:
+        return tier_labels(self.instance.tier_bounds)
+
+
+FORMAT_CHOICES = [("auto", "Detect automatically")] + [(f, parsers.FORMAT_LABELS[f]) for f in parsers.FORMATS]
+
+
+class SendLogUploadForm(forms.Form):
+    file = forms.FileField(help_text="JSON, NDJSON or CSV, gzip-compressed or not. Hundreds of MB are fine.")
+    format = forms.ChoiceField(choices=FORMAT_CHOICES, initial="auto")
+
+
+DELIMITERS = [("", "Detect"), (",", "Comma ,"), (";", "Semicolon ;"), ("\t", "Tab"), ("|", "Pipe |")]
+
+
+class MappingForm(forms.Form):
+    recipient = forms.ChoiceField(label="Recipient address column")
+    time = forms.ChoiceField(label="Time column")
+    message_id = forms.ChoiceField(label="Message id column", required=False)
+    workflow = forms.ChoiceField(label="Workflow or campaign column", required=False)
+    event = forms.ChoiceField(label="Event column", required=False, help_text="Without one, every row is a sent message.")
+    delimiter = forms.ChoiceField(choices=DELIMITERS, required=False)
+    date_format = forms.CharField(
+        required=False,
+        help_text="Empty for ISO 8601 or unix seconds; otherwise a strptime format such as %d/%m/%Y %H:%M.",
+    )
+    remember = forms.BooleanField(label="Use this mapping for this incident's next CSV", required=False, initial=True)
+
+    FIELDS = ("recipient", "time", "message_id", "workflow", "event")
+
+    def __init__(self, *args, columns: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        optional = [("", "(none)")] + [(c, c) for c in columns]
+        for name in self.FIELDS:
+            field = self.fields[name]
+            field.choices = optional if not field.required else [("", "Choose a column")] + optional[1:]
+
+    def mapping(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.FIELDS if self.cleaned_data.get(name)}
+
+
+class FileUploadForm(forms.Form):
+    file = forms.FileField()
+
+
+class SuppressionUploadForm(forms.Form):
+    file = forms.FileField(help_text="An ESP's suppression export (CSV): email column, and a reason column if it has one.")
+    reason = forms.ChoiceField(
+        choices=Suppression.Reason.choices,
+        initial=Suppression.Reason.UNSUBSCRIBED,
+        help_text="Used for rows whose reason the file does not say.",
+    )
+
+
+class SuppressionForm(forms.ModelForm):
+    class Meta:
+        model = Suppression
+        fields = ["email", "reason", "source"]
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if "@" not in email:
+            raise forms.ValidationError("Enter an email address.")
+        return email
+
+
+class ContactForm(forms.ModelForm):
+    class Meta:
+        model = Contact
+        fields = [
+            "email",
+            "first_name",
+            "last_name",
+            "address_line1",
+            "address_line2",
+            "city",
+            "region",
+            "postal_code",
+            "country",
+            "language",
+        ]
+
+    def clean_email(self) -> str:
+        return self.cleaned_data["email"].strip().lower()
+
+    def clean_country(self) -> str:
+        return self.cleaned_data["country"].strip().upper()

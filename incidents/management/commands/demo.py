@@ -1,0 +1,170 @@
+"""Demo users and a runaway-workflow incident, so a newcomer sees the product working at once."""
+
+import gzip
+import os
+import random
+import tempfile
+from datetime import UTC, datetime, timedelta
+
+import orjson
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from django.core.management.base import BaseCommand, CommandError
+
+from incidents import services
+from incidents.models import Contact, Incident, Suppression
+
+DEMO_PASSWORD = "amends-demo"
+DEMO_USERS = [
+    ("marketer", "marketer", "Maya Marketer"),
+    ("marketer2", "marketer", "Marc Marketer"),
+    ("approver", "approver", "Ana Approver"),
+    ("viewer", "viewer", "Victor Viewer"),
+]
+DEMO_TITLE = "Trial nurture workflow v2 looped"
+WORKFLOW = "trial-nurture-v2"
+
+FIRST = ["Zoë", "Łukasz", "Søren", "Amélie", "José", "Siobhán", "Chloé", "Jürgen", "María", "Noah", "Olivia", "Liam",
+         "Emma", "Ava", "Ethan", "Mia", "Lucas", "Sophia", "Mason", "Harper", "O'Brien", "Renée", "Björn", "Ines"]
+LAST = ["Smith", "Müller", "García", "O'Neill", "Nørgaard", "Kowalski", "Dubois", "Rossi", "Johnson", "Brown", "Lee",
+        "Martin", "Wilson", "Taylor", "Anderson", "Thomas", "Moore", "Jackson", "White", "Harris", "<b>Bold</b>"]
+ADDRESSES = [
+    ("US", "en", "{n} Main St", "Springfield", "IL", "62704"),
+    ("US", "en", "{n} Market Street", "San Francisco", "CA", "94103"),
+    ("US", "en", "{n} Broadway", "New York", "NY", "10007"),
+    ("US", "en", "{n} Elm Ave", "Austin", "TX", "78701"),
+    ("GB", "en", "{n} Baker Street", "London", "", "NW1 6XE"),
+    ("DE", "de", "Invalidenstraße {n}", "Berlin", "", "10115"),
+    ("FR", "fr", "{n} rue de Rivoli", "Paris", "", "75001"),
+    ("ES", "es", "Calle Mayor {n}", "Madrid", "", "28013"),
+    ("DK", "da", "Strøget {n}", "København K", "", "1160"),
+]
+
+
+class Command(BaseCommand):
+    help = "Create demo users and a demo incident (idempotent)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--people", type=int, default=3000)
+        parser.add_argument("--force", action="store_true", help="also when DEBUG is off")
+
+    def handle(self, *args, **opts) -> None:
+        if not settings.DEBUG and not opts["force"]:
+            raise CommandError("Demo users have a published password: not with DEBUG off (use --force).")
+        for username, role, name in DEMO_USERS:
+            user, created = User.objects.get_or_create(username=username)
+            if created:
+                first, last = name.split()
+                user.first_name, user.last_name = first, last
+                user.email = f"{username}@amends.localhost"
+                user.set_password(DEMO_PASSWORD)
+                user.save()
+            user.groups.set([Group.objects.get(name=role)])
+        if not User.objects.filter(username="admin").exists():
+            User.objects.create_superuser("admin", "admin@amends.localhost", DEMO_PASSWORD)
+
+        if Incident.objects.filter(title=DEMO_TITLE).exists():
+            self.stdout.write("Demo data is already there.")
+            return
+        rng = random.Random(2026)
+        start = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
+        people = [f"user{i:05d}@example.com" for i in range(opts["people"])]
+        self._contacts(rng, people)
+        incident = services.incident_create(
+            title=DEMO_TITLE,
+            started_at=start,
+            ended_at=start + timedelta(hours=3),
+            workflows=[WORKFLOW],
+            owner=User.objects.get(username="marketer"),
+            what_happened=(
+                "A change to the trial nurture workflow made it re-enter every trial user on each step: "
+                "people got the same onboarding email again and again, up to 25 in ten minutes, and a few "
+                "long-time trial users got hundreds before we stopped it."
+            ),
+            root_cause="The workflow update was published without a re-entry limit.",
+            fix="We're changing how we manage workflow updates: a second person reviews every change and "
+            "each workflow has a hard cap of messages per person per day.",
+            status=Incident.Status.CONTAINED,
+        )
+        path = self._sendlog(rng, people, start)
+        try:
+            imp = services.import_local(incident=incident, path=path)
+        finally:
+            os.unlink(path)
+        Suppression.objects.bulk_create(
+            [Suppression(email=e, reason=Suppression.Reason.UNSUBSCRIBED, source="ESP export (demo)") for e in people[-40:]],
+            ignore_conflicts=True,
+        )
+        services.ledger_compute(incident=incident)
+        self.stdout.write(
+            f"Demo incident {incident.id}: {imp.imported} events, {incident.ledger_stats['people']} people hit."
+        )
+
+    def _contacts(self, rng: random.Random, people: list[str]) -> None:
+        contacts = []
+        for i, email in enumerate(people):
+            country, lang, street, city, region, postal = rng.choice(ADDRESSES)
+            c = Contact(
+                email=email,
+                first_name=rng.choice(FIRST) if i % 17 else "",
+                last_name=rng.choice(LAST),
+                address_line1=street.format(n=rng.randint(1, 400)) if i % 23 else "",
+                city=city,
+                region=region,
+                postal_code=postal if i % 41 else "000",
+                country=country,
+                language=lang,
+            )
+            services.contact_check(contact=c)
+            contacts.append(c)
+        Contact.objects.bulk_create(contacts, ignore_conflicts=True)
+
+    def _sendlog(self, rng: random.Random, people: list[str], start: datetime) -> str:
+        """A SendGrid Event Webhook log (one JSON object per line, gzip) with a burst of repeats."""
+        fd, path = tempfile.mkstemp(suffix=".json.gz")
+        os.close(fd)
+        n = 0
+        with gzip.open(path, "wb") as out:
+            for i, email in enumerate(people):
+                roll = rng.random()
+                if roll < 0.55:
+                    count = rng.randint(1, 3)
+                elif roll < 0.85:
+                    count = rng.randint(4, 25)
+                elif roll < 0.98:
+                    count = rng.randint(26, 80)
+                else:
+                    count = rng.randint(150, 400)
+                t = start + timedelta(seconds=rng.randint(0, 1800))
+                raw = email.upper() if i % 50 == 0 else email
+                for m in range(count):
+                    t += timedelta(seconds=rng.choice([8, 15, 20, 24, 30, 45]))
+                    mid = f"dm{i:05d}x{m:04d}"
+                    base = {"email": raw, "sg_message_id": f"{mid}.filter0001p1las1-1-1-1", "category": [WORKFLOW, "trial"],
+                            "marketing_campaign_id": 4242, "marketing_campaign_name": "Trial nurture"}
+                    for event, delay in (("processed", 0), ("delivered", 2)):
+                        n += 1
+                        line = dict(base, event=event, timestamp=int((t + timedelta(seconds=delay)).timestamp()), sg_event_id=f"ev{n}")
+                        out.write(orjson.dumps(line) + b"\n")
+                    if rng.random() < 0.2:
+                        n += 1
+                        line = dict(base, event="open", timestamp=int(t.timestamp()) + 60, sg_event_id=f"ev{n}")
+                        out.write(orjson.dumps(line) + b"\n")
+                after = int((t + timedelta(minutes=5)).timestamp())
+                extra = rng.random()
+                if extra < 0.18 + min(count, 100) / 400:
+                    n += 1
+                    out.write(orjson.dumps({"email": raw, "event": "unsubscribe", "timestamp": after, "sg_event_id": f"ev{n}",
+                                            "sg_message_id": f"dm{i:05d}x0000.filter1", "category": WORKFLOW}) + b"\n")
+                elif extra < 0.30:
+                    n += 1
+                    out.write(orjson.dumps({"email": raw, "event": "spamreport", "timestamp": after, "sg_event_id": f"ev{n}",
+                                            "sg_message_id": f"dm{i:05d}x0000.filter1", "category": WORKFLOW}) + b"\n")
+                elif extra < 0.33:
+                    n += 1
+                    out.write(orjson.dumps({"email": raw, "event": "bounce", "type": "bounce", "reason": "550 5.1.1 mailbox unavailable",
+                                            "timestamp": after, "sg_event_id": f"ev{n}", "sg_message_id": f"dm{i:05d}x0000.filter1",
+                                            "category": WORKFLOW}) + b"\n")
+            # A record with no address, to show how rejects are reported.
+            out.write(orjson.dumps({"event": "processed", "timestamp": int(start.timestamp()), "sg_event_id": "broken-1"}) + b"\n")
+        return path

@@ -1,0 +1,275 @@
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+DEFAULT_TIER_BOUNDS = [1, 2, 10, 50]
+
+
+def default_tier_bounds() -> list[int]:
+    return list(DEFAULT_TIER_BOUNDS)
+
+
+class Incident(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CONTAINED = "contained", "Contained"
+        APOLOGISING = "apologising", "Apologising"
+        CLOSED = "closed", "Closed"
+
+    title = models.CharField(max_length=200)
+    what_happened = models.TextField(blank=True)
+    started_at = models.DateTimeField("window start")
+    ended_at = models.DateTimeField("window end", null=True, blank=True, help_text="Leave empty while it is ongoing.")
+    workflows = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Campaign, category, tag or workflow identifiers of the faulty sends.",
+    )
+    root_cause = models.TextField(blank=True)
+    fix = models.TextField("the fix", blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="incidents", null=True, blank=True)
+    tier_bounds = models.JSONField(default=default_tier_bounds)
+    # The column mapping last used for a generic CSV, offered again on the next upload.
+    csv_mapping = models.JSONField(default=dict, blank=True)
+    # Figures from the last ledger computation (totals, plots), kept so pages stay cheap.
+    ledger_stats = models.JSONField(default=dict, blank=True)
+    ledger_computed_at = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("incidents:detail", args=[self.id])
+
+    def tier_labels(self) -> list[str]:
+        return tier_labels(self.tier_bounds)
+
+    def tier_for(self, messages: int) -> int:
+        tier = 0
+        for i, low in enumerate(self.tier_bounds):
+            if messages >= low:
+                tier = i
+        return tier
+
+
+def tier_labels(bounds: list[int]) -> list[str]:
+    labels = []
+    for i, low in enumerate(bounds):
+        if i + 1 < len(bounds):
+            high = bounds[i + 1] - 1
+            labels.append(str(low) if high == low else f"{low}-{high}")
+        else:
+            labels.append(f"{low}+")
+    return labels
+
+
+def parse_tier_bounds(text: str) -> list[int]:
+    """'1, 2, 10, 50' -> [1, 2, 10, 50]; raises ValueError with a reason."""
+    try:
+        bounds = [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise ValueError("Tier thresholds are whole numbers separated by commas, e.g. 1, 2, 10, 50.") from None
+    if not bounds or bounds[0] < 1 or any(b <= a for a, b in zip(bounds, bounds[1:])):
+        raise ValueError("Tier thresholds start at 1 or more and increase, e.g. 1, 2, 10, 50.")
+    return bounds
+
+
+class Import(models.Model):
+    """One uploaded file and its progress: a send log, a contact list or a suppression export."""
+
+    class Kind(models.TextChoices):
+        SENDLOG = "sendlog", "Send log"
+        CONTACTS = "contacts", "Contacts"
+        SUPPRESSIONS = "suppressions", "Suppression list"
+
+    class Status(models.TextChoices):
+        NEEDS_MAPPING = "needs_mapping", "Needs a column mapping"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    MAX_ERRORS = 100
+
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.SENDLOG)
+    incident = models.ForeignKey(Incident, models.CASCADE, related_name="imports", null=True, blank=True)
+    file = models.FileField(upload_to="imports/%Y/%m/")
+    original_name = models.CharField(max_length=255)
+    format = models.CharField(max_length=20, blank=True)
+    mapping = models.JSONField(default=dict, blank=True)
+    delimiter = models.CharField(max_length=4, blank=True)
+    date_format = models.CharField(max_length=50, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    bytes_total = models.BigIntegerField(default=0)
+    bytes_read = models.BigIntegerField(default=0)
+    rows_read = models.BigIntegerField(default=0)
+    imported = models.BigIntegerField(default=0)
+    duplicates = models.BigIntegerField(default=0)
+    rejected = models.BigIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    message = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.original_name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("incidents:import_detail", args=[self.id])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.bytes_total:
+            return 0
+        return min(99, int(100 * self.bytes_read / self.bytes_total))
+
+    def progress(self) -> dict:
+        return {
+            "status": self.status,
+            "status_label": self.get_status_display(),
+            "finished": self.is_finished,
+            "percent": self.percent,
+            "rows_read": self.rows_read,
+            "imported": self.imported,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "message": self.message,
+        }
+
+
+class SendEvent(models.Model):
+    """One normalised event from an ESP log. `key` makes re-imports and overlapping exports add nothing."""
+
+    incident = models.ForeignKey(Incident, models.CASCADE, related_name="events")
+    source = models.ForeignKey(Import, models.SET_NULL, null=True, blank=True, related_name="+")
+    key = models.UUIDField()
+    recipient = models.CharField(max_length=254)
+    recipient_raw = models.CharField(max_length=320, blank=True)
+    occurred_at = models.DateTimeField()
+    event = models.CharField(max_length=16)
+    message_id = models.CharField(max_length=255, blank=True)
+    # Every identifier of the event, "|a|b|", so a workflow matches with LIKE '%|a|%'.
+    workflows = models.TextField(blank=True)
+    esp_event_id = models.CharField(max_length=255, blank=True)
+    detail = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["incident", "key"], name="sendevent_unique_key")]
+        indexes = [models.Index(fields=["incident", "recipient"], name="sendevent_recipient")]
+
+
+def event_key(*, recipient: str, occurred_at: datetime, event: str, message_id: str, esp_event_id: str) -> str:
+    """The ESP's event id where it has one, else message id + event + recipient + time."""
+    if esp_event_id:
+        raw = "id\x1f" + esp_event_id
+    else:
+        raw = f"ev\x1f{message_id}\x1f{event}\x1f{recipient}\x1f{occurred_at.timestamp():.6f}"
+    return hashlib.md5(raw.encode(), usedforsecurity=False).hexdigest()
+
+
+class AffectedPerson(models.Model):
+    """One row of an incident's ledger, computed set-wise by services.ledger_compute."""
+
+    class State(models.TextChoices):
+        SUBSCRIBED = "subscribed", "Still subscribed"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        COMPLAINED = "complained", "Complained"
+        BOUNCED = "bounced", "Bounced"
+
+    incident = models.ForeignKey(Incident, models.CASCADE, related_name="affected")
+    email = models.CharField(max_length=254)
+    messages = models.IntegerField()
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+    max_in_10_min = models.IntegerField()
+    bounced = models.BooleanField(default=False)
+    state = models.CharField(max_length=16, choices=State.choices)
+    tier = models.SmallIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["incident", "email"], name="affected_unique_email")]
+        indexes = [
+            models.Index(fields=["incident", "-messages"], name="affected_messages"),
+            models.Index(fields=["incident", "state"], name="affected_state"),
+        ]
+
+    def tier_label(self) -> str:
+        labels = self.incident.tier_labels()
+        return labels[self.tier] if self.tier < len(labels) else ""
+
+
+class Contact(models.Model):
+    email = models.CharField(max_length=254, unique=True)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    address_line1 = models.CharField(max_length=200, blank=True)
+    address_line2 = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    region = models.CharField(max_length=100, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166 code, e.g. US, GB, DE.")
+    language = models.CharField(max_length=10, blank=True)
+    address_valid = models.BooleanField(default=False)
+    address_problems = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def has_address(self) -> bool:
+        return bool(self.address_line1 and self.country)
+
+
+class Suppression(models.Model):
+    """An address that must never be emailed, for each reason it was added."""
+
+    class Reason(models.TextChoices):
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        COMPLAINED = "complained", "Complained"
+        HARD_BOUNCE = "hard_bounce", "Hard bounce"
+        NEVER_AGAIN = "never_again", "Asked never to be emailed again"
+        MANUAL = "manual", "Added by hand"
+
+    email = models.CharField(max_length=254)
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    source = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [models.UniqueConstraint(fields=["email", "reason"], name="suppression_unique_reason")]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.get_reason_display()})"

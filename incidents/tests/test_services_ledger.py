@@ -1,0 +1,122 @@
+from datetime import timedelta
+
+import pytest
+
+from incidents import services
+from incidents.models import AffectedPerson, Suppression
+
+from .factories import T0, IncidentFactory, burst, sg, write_ndjson
+
+pytestmark = pytest.mark.django_db
+
+
+def load(incident, tmp_path, events):
+    path = write_ndjson(tmp_path / f"log{len(events)}.json", events)
+    imp = services.import_local(incident=incident, path=str(path))
+    assert imp.status == "done", imp.message
+    return {p.email: p for p in AffectedPerson.objects.filter(incident=incident)}
+
+
+def test_it_counts_messages_not_events(tmp_path):
+    incident = IncidentFactory()
+    events = burst("a@example.com", 3)
+    events.append(sg("a@example.com", "open", T0 + timedelta(minutes=5), "a-0", event_id="a-0-o"))
+    people = load(incident, tmp_path, events)
+    assert people["a@example.com"].messages == 3
+
+
+def test_it_finds_the_most_received_in_any_ten_minutes(tmp_path):
+    incident = IncidentFactory()
+    # 25 messages 24 s apart (all within 10 minutes), then 5 more an hour later.
+    events = burst("dimdim@example.com", 25, every=24)
+    events += burst("dimdim@example.com", 5, start=T0 + timedelta(hours=1), prefix="later")
+    people = load(incident, tmp_path, events)
+    p = people["dimdim@example.com"]
+    assert p.messages == 30
+    assert p.max_in_10_min == 25
+    assert p.first_at == T0
+    assert p.last_at == T0 + timedelta(hours=1, seconds=80)
+
+
+def test_it_counts_only_the_faulty_workflows_inside_the_window(tmp_path):
+    incident = IncidentFactory(workflows=["wf-bad"], started_at=T0, ended_at=T0 + timedelta(hours=1))
+    events = burst("a@example.com", 2)
+    events += [sg("b@example.com", "processed", T0, "b-1", category="newsletter", event_id="b1")]
+    events += [sg("c@example.com", "processed", T0 - timedelta(minutes=1), "c-1", event_id="c1")]
+    events += [sg("d@example.com", "processed", T0 + timedelta(hours=2), "d-1", event_id="d1")]
+    events += [sg("e@example.com", "processed", T0, "e-1", category=["trial", "wf-bad"], event_id="e1")]
+    people = load(incident, tmp_path, events)
+    assert set(people) == {"a@example.com", "e@example.com"}
+
+
+def test_it_leaves_out_messages_the_esp_dropped(tmp_path):
+    incident = IncidentFactory()
+    events = [sg("a@example.com", "dropped", T0, "a-1", event_id="x")]
+    events += burst("b@example.com", 1)
+    people = load(incident, tmp_path, events)
+    assert set(people) == {"b@example.com"}
+
+
+def test_it_gives_each_person_their_state_after_the_incident(tmp_path):
+    incident = IncidentFactory()
+    later = T0 + timedelta(minutes=30)
+    events = burst("sub@example.com", 1) + burst("unsub@example.com", 1) + burst("spam@example.com", 1)
+    events += burst("bounce@example.com", 1) + burst("back@example.com", 1) + burst("listed@example.com", 1)
+    events += [
+        sg("unsub@example.com", "unsubscribe", later, "unsub-0", event_id="u1"),
+        sg("spam@example.com", "spamreport", later, "spam-0", event_id="s1"),
+        sg("bounce@example.com", "bounce", later, "bounce-0", event_id="b1", type="bounce", reason="550"),
+        sg("back@example.com", "group_unsubscribe", later, "back-0", event_id="g1"),
+        sg("back@example.com", "group_resubscribe", later + timedelta(minutes=1), "back-0", event_id="g2"),
+    ]
+    Suppression.objects.create(email="listed@example.com", reason=Suppression.Reason.COMPLAINED)
+    people = load(incident, tmp_path, events)
+    states = {email: p.state for email, p in people.items()}
+    assert states == {
+        "sub@example.com": "subscribed",
+        "unsub@example.com": "unsubscribed",
+        "spam@example.com": "complained",
+        "bounce@example.com": "bounced",
+        "back@example.com": "subscribed",
+        "listed@example.com": "complained",
+    }
+    assert people["bounce@example.com"].bounced is True
+    assert people["sub@example.com"].bounced is False
+
+
+def test_it_puts_people_in_tiers_by_messages_received(tmp_path):
+    incident = IncidentFactory()
+    events = []
+    for count in (1, 2, 9, 10, 49, 50):
+        events += burst(f"p{count}@example.com", count, every=5)
+    people = load(incident, tmp_path, events)
+    assert {e: p.tier for e, p in people.items()} == {
+        "p1@example.com": 0,
+        "p2@example.com": 1,
+        "p9@example.com": 1,
+        "p10@example.com": 2,
+        "p49@example.com": 2,
+        "p50@example.com": 3,
+    }
+    incident.refresh_from_db()
+    assert incident.ledger_stats["by_tier"] == [["1", 1], ["2-9", 2], ["10-49", 2], ["50+", 1]]
+
+
+def test_it_recomputes_when_the_window_or_tiers_change(tmp_path):
+    incident = IncidentFactory()
+    load(incident, tmp_path, burst("a@example.com", 3) + burst("b@example.com", 3, start=T0 + timedelta(hours=1)))
+    incident.ended_at = T0 + timedelta(minutes=30)
+    incident.tier_bounds = [1, 3]
+    services.incident_update(incident=incident, changed=["ended_at", "tier_bounds"])
+    people = AffectedPerson.objects.filter(incident=incident)
+    assert [(p.email, p.tier) for p in people] == [("a@example.com", 1)]
+
+
+def test_it_records_the_burst_per_minute_for_the_plot(tmp_path):
+    incident = IncidentFactory()
+    load(incident, tmp_path, burst("a@example.com", 6, every=20))
+    incident.refresh_from_db()
+    stats = incident.ledger_stats
+    assert stats["bucket_seconds"] == 60
+    assert [n for _, n in stats["per_bucket"]] == [3, 3]
+    assert stats["by_count"] == [[6, 1]]

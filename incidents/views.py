@@ -1,0 +1,328 @@
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from . import addresses, parsers, services
+from .forms import (
+    ContactForm,
+    FileUploadForm,
+    IncidentForm,
+    MappingForm,
+    SendLogUploadForm,
+    SuppressionForm,
+    SuppressionUploadForm,
+)
+from .models import AffectedPerson, Contact, Import, Incident, Suppression
+
+view_required = permission_required("incidents.view_incident", raise_exception=True)
+edit_required = permission_required("incidents.change_incident", raise_exception=True)
+
+
+@login_required
+@view_required
+def incident_list(request: HttpRequest) -> HttpResponse:
+    incidents = (
+        Incident.objects.annotate(people=Count("affected", distinct=True))
+        .select_related("owner")
+        .order_by("-started_at", "-id")
+    )
+    return render(request, "incidents/list.html", {"incidents": incidents})
+
+
+@login_required
+@permission_required("incidents.add_incident", raise_exception=True)
+def incident_create(request: HttpRequest) -> HttpResponse:
+    form = IncidentForm(request.POST or None, initial={"owner": request.user})
+    if request.method == "POST" and form.is_valid():
+        incident = form.save()
+        messages.success(request, "Incident logged. Next: upload the ESP's send log.")
+        return redirect(incident)
+    return render(request, "incidents/form.html", {"form": form})
+
+
+@login_required
+@edit_required
+def incident_edit(request: HttpRequest, incident_id: int) -> HttpResponse:
+    incident = get_object_or_404(Incident, id=incident_id)
+    form = IncidentForm(request.POST or None, instance=incident)
+    if request.method == "POST" and form.is_valid():
+        form.save(commit=False)
+        services.incident_update(incident=incident, changed=form.ledger_fields_changed())
+        messages.success(request, "Incident saved.")
+        return redirect(incident)
+    return render(request, "incidents/form.html", {"form": form, "incident": incident})
+
+
+@login_required
+@view_required
+def incident_detail(request: HttpRequest, incident_id: int) -> HttpResponse:
+    incident = get_object_or_404(Incident, id=incident_id)
+    stats = incident.ledger_stats or {}
+    charts = {
+        "burst": {
+            "labels": [at[:16].replace("T", " ") for at, _ in stats.get("per_bucket", [])],
+            "values": [n for _, n in stats.get("per_bucket", [])],
+            "bucket_minutes": stats.get("bucket_seconds", 60) // 60,
+        },
+        "counts": {
+            "labels": [m for m, _ in stats.get("by_count", [])],
+            "values": [n for _, n in stats.get("by_count", [])],
+        },
+    }
+    ctx = {
+        "incident": incident,
+        "stats": stats,
+        "states": [(label, stats.get("by_state", {}).get(value, 0), value) for value, label in AffectedPerson.State.choices],
+        "charts": charts,
+        "imports": incident.imports.all()[:20],
+        "upload_form": SendLogUploadForm(),
+    }
+    return render(request, "incidents/detail.html", ctx)
+
+
+LEDGER_SORTS = {
+    "messages": "-messages",
+    "email": "email",
+    "first_at": "first_at",
+    "last_at": "-last_at",
+    "max_in_10_min": "-max_in_10_min",
+}
+
+
+@login_required
+@view_required
+def incident_people(request: HttpRequest, incident_id: int) -> HttpResponse:
+    incident = get_object_or_404(Incident, id=incident_id)
+    people = AffectedPerson.objects.filter(incident=incident)
+    q = request.GET.get("q", "").strip()
+    state = request.GET.get("state", "")
+    tier = request.GET.get("tier", "")
+    sort = request.GET.get("sort", "messages")
+    if q:
+        people = people.filter(email__icontains=q.lower())
+    if state in AffectedPerson.State.values:
+        people = people.filter(state=state)
+    if tier.isdigit():
+        people = people.filter(tier=int(tier))
+    people = people.order_by(LEDGER_SORTS.get(sort, "-messages"), "email")
+    page = Paginator(people, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    ctx = {
+        "incident": incident,
+        "page": page,
+        "q": q,
+        "state": state,
+        "tier": tier,
+        "sort": sort,
+        "states": AffectedPerson.State.choices,
+        "tiers": list(enumerate(incident.tier_labels())),
+        "query": query.urlencode(),
+    }
+    return render(request, "incidents/people.html", ctx)
+
+
+@login_required
+@view_required
+def incident_export(request: HttpRequest, incident_id: int, fmt: str) -> HttpResponse:
+    incident = get_object_or_404(Incident, id=incident_id)
+    name = f"affected-incident-{incident.id}"
+    if fmt == "csv":
+        response = StreamingHttpResponse(services.ledger_export_csv(incident=incident), content_type="text/csv")
+    else:
+        response = StreamingHttpResponse(_json_array(services.ledger_rows(incident=incident)), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return response
+
+
+def _json_array(rows):
+    yield "["
+    for i, row in enumerate(rows):
+        yield ("," if i else "") + "\n" + json.dumps(row)
+    yield "\n]\n"
+
+
+@login_required
+@permission_required("incidents.add_import", raise_exception=True)
+@require_POST
+def import_upload(request: HttpRequest, incident_id: int) -> HttpResponse:
+    incident = get_object_or_404(Incident, id=incident_id)
+    form = SendLogUploadForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            imp = services.import_create(
+                kind=Import.Kind.SENDLOG,
+                incident=incident,
+                uploaded=form.cleaned_data["file"],
+                fmt=form.cleaned_data["format"],
+                user=request.user,
+            )
+        except parsers.FormatError as e:
+            form.add_error("file", str(e))
+        else:
+            return redirect(imp)
+    return render(request, "incidents/upload.html", {"incident": incident, "form": form}, status=400)
+
+
+@login_required
+@view_required
+def import_detail(request: HttpRequest, import_id: int) -> HttpResponse:
+    imp = get_object_or_404(Import.objects.select_related("incident"), id=import_id)
+    ctx = {"imp": imp, "format_label": parsers.FORMAT_LABELS.get(imp.format, "")}
+    if imp.status == Import.Status.NEEDS_MAPPING:
+        ctx.update(_mapping_context(imp, None))
+    return render(request, "incidents/import.html", ctx)
+
+
+def _mapping_context(imp: Import, data) -> dict:
+    try:
+        header, rows = services.import_preview(imp=imp)
+    except (UnicodeDecodeError, ValueError) as e:
+        return {"preview_error": f"This file cannot be read as CSV: {e}"}
+    initial = dict(imp.mapping, delimiter=imp.delimiter, date_format=imp.date_format, remember=True)
+    form = MappingForm(data, columns=header, initial=initial)
+    return {"header": header, "rows": rows, "mapping_form": form}
+
+
+@login_required
+@permission_required("incidents.add_import", raise_exception=True)
+@require_POST
+def import_mapping(request: HttpRequest, import_id: int) -> HttpResponse:
+    imp = get_object_or_404(Import, id=import_id, status=Import.Status.NEEDS_MAPPING)
+    imp.delimiter = request.POST.get("delimiter", "")
+    ctx = {"imp": imp, **_mapping_context(imp, request.POST)}
+    form = ctx.get("mapping_form")
+    if form is not None and form.is_valid():
+        services.import_set_mapping(
+            imp=imp,
+            mapping=form.mapping(),
+            delimiter=form.cleaned_data["delimiter"],
+            date_format=form.cleaned_data["date_format"].strip(),
+            remember=form.cleaned_data["remember"],
+        )
+        return redirect(imp)
+    return render(request, "incidents/import.html", ctx, status=400)
+
+
+@login_required
+@view_required
+def import_progress(request: HttpRequest, import_id: int) -> JsonResponse:
+    imp = get_object_or_404(Import, id=import_id)
+    return JsonResponse(imp.progress())
+
+
+# Contacts
+
+
+@login_required
+@permission_required("incidents.view_contact", raise_exception=True)
+def contact_list(request: HttpRequest) -> HttpResponse:
+    contacts = Contact.objects.all()
+    q = request.GET.get("q", "").strip()
+    if q:
+        contacts = contacts.filter(
+            Q(email__icontains=q) | Q(first_name__icontains=q) | Q(last_name__icontains=q) | Q(postal_code__icontains=q)
+        )
+    if request.GET.get("invalid"):
+        contacts = contacts.filter(address_valid=False)
+    page = Paginator(contacts, 50).get_page(request.GET.get("page"))
+    imports = Import.objects.filter(kind=Import.Kind.CONTACTS)[:5]
+    return render(
+        request,
+        "incidents/contacts.html",
+        {"page": page, "q": q, "invalid": request.GET.get("invalid", ""), "form": FileUploadForm(), "imports": imports},
+    )
+
+
+@login_required
+@permission_required("incidents.add_contact", raise_exception=True)
+@require_POST
+def contact_upload(request: HttpRequest) -> HttpResponse:
+    form = FileUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "Choose a CSV file of contacts to upload.")
+        return redirect("incidents:contacts")
+    imp = services.import_create(kind=Import.Kind.CONTACTS, uploaded=form.cleaned_data["file"], user=request.user)
+    return redirect(imp)
+
+
+@login_required
+@permission_required("incidents.change_contact", raise_exception=True)
+def contact_edit(request: HttpRequest, contact_id: int) -> HttpResponse:
+    contact = get_object_or_404(Contact, id=contact_id)
+    form = ContactForm(request.POST or None, instance=contact)
+    if request.method == "POST" and form.is_valid():
+        services.contact_save(contact=form.save(commit=False))
+        messages.success(request, f"Saved {contact.email}.")
+        return redirect("incidents:contacts")
+    lines = addresses.address_lines(contact)
+    return render(request, "incidents/contact_form.html", {"form": form, "contact": contact, "lines": lines})
+
+
+# Suppression list
+
+
+@login_required
+@permission_required("incidents.view_suppression", raise_exception=True)
+def suppression_list(request: HttpRequest) -> HttpResponse:
+    entries = Suppression.objects.all()
+    q = request.GET.get("q", "").strip()
+    reason = request.GET.get("reason", "")
+    if q:
+        entries = entries.filter(email__icontains=q.lower())
+    if reason in Suppression.Reason.values:
+        entries = entries.filter(reason=reason)
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    counts = dict(Suppression.objects.values_list("reason").annotate(n=Count("id")).order_by())
+    ctx = {
+        "page": page,
+        "q": q,
+        "reason": reason,
+        "reasons": [(value, label, counts.get(value, 0)) for value, label in Suppression.Reason.choices],
+        "form": SuppressionForm(),
+        "upload_form": SuppressionUploadForm(),
+        "imports": Import.objects.filter(kind=Import.Kind.SUPPRESSIONS)[:5],
+    }
+    return render(request, "incidents/suppressions.html", ctx)
+
+
+@login_required
+@permission_required("incidents.add_suppression", raise_exception=True)
+@require_POST
+def suppression_add(request: HttpRequest) -> HttpResponse:
+    form = SuppressionForm(request.POST)
+    if form.is_valid():
+        services.suppression_add(
+            email=form.cleaned_data["email"],
+            reason=form.cleaned_data["reason"],
+            source=form.cleaned_data["source"] or f"added by {request.user.get_username()}",
+        )
+        messages.success(request, f"{form.cleaned_data['email']} will never be emailed.")
+    else:
+        messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
+    return redirect("incidents:suppressions")
+
+
+@login_required
+@permission_required("incidents.add_suppression", raise_exception=True)
+@require_POST
+def suppression_upload(request: HttpRequest) -> HttpResponse:
+    form = SuppressionUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "Choose a CSV file to upload.")
+        return redirect("incidents:suppressions")
+    imp = services.import_create(
+        kind=Import.Kind.SUPPRESSIONS,
+        uploaded=form.cleaned_data["file"],
+        mapping={"reason": form.cleaned_data["reason"]},
+        user=request.user,
+    )
+    return redirect(imp)

@@ -1,0 +1,58 @@
+// Progress bars poll their JSON endpoint; charts draw from a json_script block. No framework, no CDN.
+(function () {
+  "use strict";
+
+  function poll(el) {
+    var url = el.getAttribute("data-progress-url");
+    var bar = el.tagName === "PROGRESS" ? el : el.querySelector("progress");
+    var wasFinished = el.getAttribute("data-finished") === "1";
+    function tick() {
+      fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (p) {
+          if (bar) { bar.value = p.percent; bar.textContent = p.percent + "%"; }
+          el.querySelectorAll && el.querySelectorAll("[data-field]").forEach(function (f) {
+            var v = p[f.getAttribute("data-field")];
+            if (v === undefined) return;
+            f.textContent = typeof v === "number" ? v.toLocaleString() : v;
+            if (f.hasAttribute("hidden") && v) f.removeAttribute("hidden");
+          });
+          if (p.finished) {
+            if (!wasFinished) window.location.reload();
+            return;
+          }
+          setTimeout(tick, 1000);
+        })
+        .catch(function () { setTimeout(tick, 3000); });
+    }
+    if (!wasFinished) tick();
+  }
+
+  function charts() {
+    var data = document.getElementById("chart-data");
+    if (!data || !window.Chart) return;
+    var d = JSON.parse(data.textContent);
+    var ink = getComputedStyle(document.documentElement).getPropertyValue("--accent").trim() || "#b3261e";
+    var common = {
+      animation: false,
+      responsive: true,
+      plugins: { legend: { display: false } },
+      scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
+    };
+    new Chart(document.getElementById("chart-burst"), {
+      type: "bar",
+      data: { labels: d.burst.labels, datasets: [{ label: "messages", data: d.burst.values, backgroundColor: ink, barPercentage: 1, categoryPercentage: 1 }] },
+      options: Object.assign({}, common, { scales: { x: { ticks: { maxTicksLimit: 12 } }, y: common.scales.y } }),
+    });
+    new Chart(document.getElementById("chart-counts"), {
+      type: "bar",
+      data: { labels: d.counts.labels, datasets: [{ label: "people", data: d.counts.values, backgroundColor: "#37474f" }] },
+      options: Object.assign({}, common, { scales: { x: { title: { display: true, text: "messages received" }, ticks: { maxTicksLimit: 20 } }, y: common.scales.y } }),
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-progress-url]").forEach(poll);
+  });
+  window.addEventListener("load", charts);
+})();
