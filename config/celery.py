@@ -7,3 +7,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("amends")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# With `celery worker -B` (or a separate `celery beat`), work left behind by killed workers is picked up.
+app.conf.beat_schedule = {
+    "requeue-stale-imports": {"task": "incidents.tasks.requeue_stale_imports", "schedule": 120.0},
+}

@@ -125,6 +125,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A running import whose progress has not moved for this long lost its worker and is run again.
+IMPORT_STALE_SECONDS = env.int("IMPORT_STALE_SECONDS", default=120)
 
 # Email: captured to files in var/mail until an ESP is configured.
 # Set EMAIL_BACKEND to e.g. anymail.backends.postmark.EmailBackend and the ANYMAIL_* variables.

@@ -67,9 +67,7 @@ class IncidentForm(forms.ModelForm):
 
     def ledger_fields_changed(self) -> list[str]:
         changed = list(self.changed_data)
-        return [
-            {"workflows_text": "workflows", "tier_text": "tier_bounds"}.get(name, name) for name in changed
-        ]
+        return [{"workflows_text": "workflows", "tier_text": "tier_bounds"}.get(name, name) for name in changed]
 
     @property
     def tier_preview(self) -> list[str]:
@@ -92,7 +90,9 @@ class MappingForm(forms.Form):
     time = forms.ChoiceField(label="Time column")
     message_id = forms.ChoiceField(label="Message id column", required=False)
     workflow = forms.ChoiceField(label="Workflow or campaign column", required=False)
-    event = forms.ChoiceField(label="Event column", required=False, help_text="Without one, every row is a sent message.")
+    event = forms.ChoiceField(
+        label="Event column", required=False, help_text="Without one, every row is a sent message."
+    )
     delimiter = forms.ChoiceField(choices=DELIMITERS, required=False)
     date_format = forms.CharField(
         required=False,
@@ -118,7 +118,9 @@ class FileUploadForm(forms.Form):
 
 
 class SuppressionUploadForm(forms.Form):
-    file = forms.FileField(help_text="An ESP's suppression export (CSV): email column, and a reason column if it has one.")
+    file = forms.FileField(
+        help_text="An ESP's suppression export (CSV): email column, and a reason column if it has one."
+    )
     reason = forms.ChoiceField(
         choices=Suppression.Reason.choices,
         initial=Suppression.Reason.UNSUBSCRIBED,

@@ -81,7 +81,7 @@ def parse_tier_bounds(text: str) -> list[int]:
         bounds = [int(part) for part in text.replace(" ", "").split(",") if part]
     except ValueError:
         raise ValueError("Tier thresholds are whole numbers separated by commas, e.g. 1, 2, 10, 50.") from None
-    if not bounds or bounds[0] < 1 or any(b <= a for a, b in zip(bounds, bounds[1:])):
+    if not bounds or bounds[0] < 1 or any(b <= a for a, b in zip(bounds, bounds[1:], strict=False)):
         raise ValueError("Tier thresholds start at 1 or more and increase, e.g. 1, 2, 10, 50.")
     return bounds
 
@@ -123,6 +123,8 @@ class Import(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Refreshed with every progress write; a RUNNING import whose heartbeat stopped lost its worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

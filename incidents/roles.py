@@ -22,7 +22,9 @@ ROLES: dict[str, list[str]] = {
 def roles_sync(**kwargs) -> None:
     from django.contrib.auth.models import Group, Permission
 
-    perms = list(Permission.objects.select_related("content_type").filter(content_type__app_label__in=["incidents", "apologies"]))
+    perms = list(
+        Permission.objects.select_related("content_type").filter(content_type__app_label__in=["incidents", "apologies"])
+    )
     for role, patterns in ROLES.items():
         group, _ = Group.objects.get_or_create(name=role)
         wanted = [p for p in perms if any(fnmatch(f"{p.content_type.app_label}.{p.codename}", pat) for pat in patterns)]

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.db.models import Count, Max, Sum
@@ -159,8 +160,9 @@ def import_local(
 
 def import_run(*, import_id: int, path: str | None = None) -> Import | None:
     """Run one queued import to the end. Safe to call twice: only the caller that claims it runs it."""
+    now = timezone.now()
     claimed = Import.objects.filter(id=import_id, status=Import.Status.QUEUED).update(
-        status=Import.Status.RUNNING, started_at=timezone.now()
+        status=Import.Status.RUNNING, started_at=now, heartbeat_at=now
     )
     if claimed != 1:
         return None
@@ -181,12 +183,23 @@ def import_run(*, import_id: int, path: str | None = None) -> Import | None:
     return imp
 
 
-def import_requeue_stale(*, older_than_seconds: int = 3600) -> int:
-    """Imports left RUNNING by a killed worker go back to the queue (their rows were never merged)."""
+def import_requeue_stale(*, older_than_seconds: int | None = None) -> int:
+    """Imports left RUNNING by a killed worker go back to the queue.
+
+    Their staged rows died with the worker's database session and nothing was merged, so running
+    them again from the start imports each event once.
+    """
+    if older_than_seconds is None:
+        older_than_seconds = settings.IMPORT_STALE_SECONDS
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    stale = list(Import.objects.filter(status=Import.Status.RUNNING, started_at__lt=cutoff).values_list("id", flat=True))
+    stale = list(
+        Import.objects.filter(status=Import.Status.RUNNING, heartbeat_at__lt=cutoff).values_list("id", flat=True)
+    )
     for import_id in stale:
-        if Import.objects.filter(id=import_id, status=Import.Status.RUNNING).update(status=Import.Status.QUEUED):
+        requeued = Import.objects.filter(id=import_id, status=Import.Status.RUNNING, heartbeat_at__lt=cutoff).update(
+            status=Import.Status.QUEUED, bytes_read=0, rows_read=0, rejected=0, errors=[]
+        )
+        if requeued:
             import_enqueue(imp=Import(id=import_id))
     return len(stale)
 
@@ -218,7 +231,10 @@ class _Progress:
         except (OSError, ValueError):
             pass
         Import.objects.filter(id=self.imp.id).update(
-            bytes_read=self.imp.bytes_read, rows_read=self.imp.rows_read, rejected=self.imp.rejected
+            bytes_read=self.imp.bytes_read,
+            rows_read=self.imp.rows_read,
+            rejected=self.imp.rejected,
+            heartbeat_at=timezone.now(),
         )
 
 
@@ -276,13 +292,37 @@ def _staging_rows(imp: Import, events: Iterator, progress: _Progress) -> Iterato
         )
 
 
+STAGING_TYPES = {
+    "postgresql": (
+        "uuid",
+        "varchar(254)",
+        "varchar(320)",
+        "timestamptz",
+        "varchar(16)",
+        "varchar(255)",
+        "text",
+        "varchar(255)",
+        "varchar(255)",
+    ),
+    "sqlite": (
+        "char(32)",
+        "varchar(254)",
+        "varchar(320)",
+        "datetime",
+        "varchar(16)",
+        "varchar(255)",
+        "text",
+        "varchar(255)",
+        "varchar(255)",
+    ),
+}
+
+
 def _create_staging(cursor) -> None:
+    # A temporary table: no WAL, no indexes, and it dies with a killed worker's session.
     cursor.execute("DROP TABLE IF EXISTS amends_staging")
-    if connection.vendor == "postgresql":
-        types = "uuid, varchar(254), varchar(320), timestamptz, varchar(16), varchar(255), text, varchar(255), varchar(255)"
-    else:
-        types = "char(32), varchar(254), varchar(320), datetime, varchar(16), varchar(255), text, varchar(255), varchar(255)"
-    cols = ", ".join(f"{name} {typ}" for name, typ in zip(STAGING_COLUMNS, types.split(", ")))
+    types = STAGING_TYPES[connection.vendor]
+    cols = ", ".join(f"{name} {typ}" for name, typ in zip(STAGING_COLUMNS, types, strict=True))
     cursor.execute(f"CREATE TEMPORARY TABLE amends_staging ({cols})")
 
 
@@ -345,7 +385,8 @@ def _run_sendlog(imp: Import, path: str | None = None) -> None:
                     if imp.rejected:
                         first = imp.errors[0]
                         raise parsers.FormatError(
-                            f"No event in this file could be read as {label}: {first['reason']} (record {first['ref']})."
+                            f"No event in this file could be read as {label}: "
+                            f"{first['reason']} (record {first['ref']})."
                         )
                     raise parsers.FormatError(f"This file holds no events ({label}).")
                 cols = ", ".join(STAGING_COLUMNS)
@@ -358,10 +399,11 @@ def _run_sendlog(imp: Import, path: str | None = None) -> None:
                     )
                     imp.imported = max(cursor.rowcount, 0)
                     imp.duplicates = staged - imp.imported
+                    # In the same transaction, so "done" always comes with its ledger.
+                    ledger_compute(incident=imp.incident)
                     _finish(imp, Import.Status.DONE)
             finally:
                 cursor.execute("DROP TABLE IF EXISTS amends_staging")
-    ledger_compute(incident=imp.incident)
 
 
 def _count(cursor, sql: str, params: list | None = None) -> int:
@@ -394,12 +436,21 @@ def ledger_compute(*, incident: Incident) -> dict:
         window = "ORDER BY at RANGE BETWEEN CURRENT ROW AND INTERVAL '599.999 seconds' FOLLOWING"
     else:
         window = f"ORDER BY julianday(at) RANGE BETWEEN CURRENT ROW AND {599.999 / 86400:.12f} FOLLOWING"
-    tier = "CASE " + " ".join(f"WHEN agg.messages >= {int(low)} THEN {i}" for i, low in reversed(list(enumerate(incident.tier_bounds)))) + " ELSE 0 END"
+    tier = (
+        "CASE "
+        + " ".join(
+            f"WHEN agg.messages >= {int(low)} THEN {i}" for i, low in reversed(list(enumerate(incident.tier_bounds)))
+        )
+        + " ELSE 0 END"
+    )
     sql = f"""
         INSERT INTO incidents_affectedperson
             (incident_id, email, messages, first_at, last_at, max_in_10_min, bounced, state, tier)
         WITH msgs AS ({msgs}),
-        agg AS (SELECT recipient, COUNT(*) AS messages, MIN(at) AS first_at, MAX(at) AS last_at FROM msgs GROUP BY recipient),
+        agg AS (
+            SELECT recipient, COUNT(*) AS messages, MIN(at) AS first_at, MAX(at) AS last_at
+            FROM msgs GROUP BY recipient
+        ),
         peak AS (
             SELECT recipient, MAX(n) AS peak FROM (
                 SELECT recipient, COUNT(*) OVER (PARTITION BY recipient {window}) AS n FROM msgs
@@ -477,8 +528,7 @@ def _ledger_stats(incident: Incident, cursor, msgs: str, params: list, pg: bool)
         counts = dict(cursor.fetchall())
         first, last = min(counts), max(counts)
         per_bucket = [
-            [datetime.fromtimestamp(b * bucket, tz=UTC).isoformat(), counts.get(b, 0)]
-            for b in range(first, last + 1)
+            [datetime.fromtimestamp(b * bucket, tz=UTC).isoformat(), counts.get(b, 0)] for b in range(first, last + 1)
         ]
     labels = incident.tier_labels()
     return {

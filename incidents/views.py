@@ -80,7 +80,9 @@ def incident_detail(request: HttpRequest, incident_id: int) -> HttpResponse:
     ctx = {
         "incident": incident,
         "stats": stats,
-        "states": [(label, stats.get("by_state", {}).get(value, 0), value) for value, label in AffectedPerson.State.choices],
+        "states": [
+            (label, stats.get("by_state", {}).get(value, 0), value) for value, label in AffectedPerson.State.choices
+        ],
         "charts": charts,
         "imports": incident.imports.all()[:20],
         "upload_form": SendLogUploadForm(),
@@ -138,7 +140,9 @@ def incident_export(request: HttpRequest, incident_id: int, fmt: str) -> HttpRes
     if fmt == "csv":
         response = StreamingHttpResponse(services.ledger_export_csv(incident=incident), content_type="text/csv")
     else:
-        response = StreamingHttpResponse(_json_array(services.ledger_rows(incident=incident)), content_type="application/json")
+        response = StreamingHttpResponse(
+            _json_array(services.ledger_rows(incident=incident)), content_type="application/json"
+        )
     response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response
 

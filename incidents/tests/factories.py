@@ -48,7 +48,9 @@ class SuppressionFactory(factory.django.DjangoModelFactory):
     reason = Suppression.Reason.UNSUBSCRIBED
 
 
-def sg(email: str, event: str, at: datetime, msg: str, *, category="wf-bad", event_id: str | None = None, **extra) -> dict:
+def sg(
+    email: str, event: str, at: datetime, msg: str, *, category="wf-bad", event_id: str | None = None, **extra
+) -> dict:
     """One SendGrid Event Webhook event."""
     ev = {
         "email": email,

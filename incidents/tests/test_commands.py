@@ -19,8 +19,17 @@ def run(*args) -> str:
 
 def test_it_creates_an_incident_and_prints_its_id():
     out = run(
-        "create_incident", "--title", "Loop", "--start", "2026-11-20T14:00:00Z", "--end", "2026-11-20T16:00:00+00:00",
-        "--workflow", "wf-1", "--workflow", "wf-2",
+        "create_incident",
+        "--title",
+        "Loop",
+        "--start",
+        "2026-11-20T14:00:00Z",
+        "--end",
+        "2026-11-20T16:00:00+00:00",
+        "--workflow",
+        "wf-1",
+        "--workflow",
+        "wf-2",
     )
     incident = Incident.objects.get(id=int(out.strip()))
     assert incident.workflows == ["wf-1", "wf-2"]
@@ -57,8 +66,17 @@ def test_it_imports_a_mapped_csv(tmp_path):
     path = tmp_path / "x.csv"
     path.write_text("to|at\nann@example.com|1763647500\n")
     out = run(
-        "import_sendlog", str(incident.id), str(path), "--format", "csv", "--map", "recipient=to", "--map", "time=at",
-        "--delimiter", "|",
+        "import_sendlog",
+        str(incident.id),
+        str(path),
+        "--format",
+        "csv",
+        "--map",
+        "recipient=to",
+        "--map",
+        "time=at",
+        "--delimiter",
+        "|",
     )
     assert "imported 1" in out
 

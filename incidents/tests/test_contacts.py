@@ -58,8 +58,15 @@ def test_it_checks_the_address_again_when_edited(marketer_client):
     contact = ContactFactory(postal_code="1", address_valid=False)
     response = marketer_client.post(
         reverse("incidents:contact_edit", args=[contact.id]),
-        {"email": contact.email, "first_name": "Jane", "address_line1": "1600 Amphitheatre Pkwy", "city": "Mountain View",
-         "region": "CA", "postal_code": "94043", "country": "us"},
+        {
+            "email": contact.email,
+            "first_name": "Jane",
+            "address_line1": "1600 Amphitheatre Pkwy",
+            "city": "Mountain View",
+            "region": "CA",
+            "postal_code": "94043",
+            "country": "us",
+        },
     )
     assert response.status_code == 302
     contact.refresh_from_db()

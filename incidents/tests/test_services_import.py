@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from incidents import services
 from incidents.models import Import, SendEvent
@@ -144,11 +145,25 @@ def test_it_runs_a_claimed_import_only_once(tmp_path):
 def test_it_requeues_imports_left_running_by_a_dead_worker(tmp_path, django_capture_on_commit_callbacks):
     incident = IncidentFactory()
     imp = Import.objects.create(
-        kind=Import.Kind.SENDLOG, incident=incident, original_name="x.json", status=Import.Status.RUNNING,
+        kind=Import.Kind.SENDLOG,
+        incident=incident,
+        original_name="x.json",
+        status=Import.Status.RUNNING,
         started_at=T0,
+        heartbeat_at=T0,
+    )
+    alive = Import.objects.create(
+        kind=Import.Kind.SENDLOG,
+        incident=incident,
+        original_name="y.json",
+        status=Import.Status.RUNNING,
+        started_at=T0,
+        heartbeat_at=timezone.now(),
     )
     with django_capture_on_commit_callbacks() as callbacks:
         assert services.import_requeue_stale(older_than_seconds=60) == 1
     imp.refresh_from_db()
+    alive.refresh_from_db()
     assert imp.status == Import.Status.QUEUED
+    assert alive.status == Import.Status.RUNNING
     assert len(callbacks) == 1

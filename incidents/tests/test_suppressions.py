@@ -33,10 +33,15 @@ def test_it_adds_an_address_by_hand(marketer_client):
         # SendGrid global unsubscribes export: no reason column, the form's default applies
         ("email,created\nd@example.com,1763647200\nD@example.com ,1763647200\n", {("d@example.com", "unsubscribed")}),
         # Amazon SES account suppression list
-        ("EmailAddress,Reason,LastUpdateTime\ne@example.com,COMPLAINT,2026-11-20\nf@example.com,BOUNCE,2026-11-20\n",
-         {("e@example.com", "complained"), ("f@example.com", "hard_bounce")}),
+        (
+            "EmailAddress,Reason,LastUpdateTime\ne@example.com,COMPLAINT,2026-11-20\nf@example.com,BOUNCE,2026-11-20\n",
+            {("e@example.com", "complained"), ("f@example.com", "hard_bounce")},
+        ),
         # Mailgun bounces export
-        ("address,code,error,created_at\ng@example.com,550,No such user,Thu 20 Nov 2026\n", {("g@example.com", "unsubscribed")}),
+        (
+            "address,code,error,created_at\ng@example.com,550,No such user,Thu 20 Nov 2026\n",
+            {("g@example.com", "unsubscribed")},
+        ),
     ],
 )
 def test_it_imports_an_esp_suppression_export(marketer_client, django_capture_on_commit_callbacks, csv_text, expected):

@@ -66,7 +66,14 @@ def test_it_asks_for_a_column_mapping_with_a_preview(marketer_client, django_cap
     with django_capture_on_commit_callbacks(execute=True):
         response = marketer_client.post(
             reverse("incidents:import_mapping", args=[imp.id]),
-            {"recipient": "Who", "time": "At", "workflow": "Flow", "delimiter": "", "date_format": "", "remember": "on"},
+            {
+                "recipient": "Who",
+                "time": "At",
+                "workflow": "Flow",
+                "delimiter": "",
+                "date_format": "",
+                "remember": "on",
+            },
         )
     assert response.status_code == 302
     imp.refresh_from_db()

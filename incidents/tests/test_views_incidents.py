@@ -78,7 +78,13 @@ def test_it_creates_an_incident(marketer_client, marketer):
 def test_it_refuses_a_window_that_ends_before_it_starts(marketer_client):
     response = marketer_client.post(
         reverse("incidents:create"),
-        {"title": "x", "started_at": "2026-11-20T14:00", "ended_at": "2026-11-20T13:00", "status": "open", "tier_text": "1"},
+        {
+            "title": "x",
+            "started_at": "2026-11-20T14:00",
+            "ended_at": "2026-11-20T13:00",
+            "status": "open",
+            "tier_text": "1",
+        },
     )
     assert response.status_code == 200
     assert "ends before it starts" in response.content.decode()
@@ -135,10 +141,18 @@ def test_it_filters_sorts_and_pages_the_people(marketer_client, tmp_path):
 def test_it_exports_the_ledger_safely(marketer_client, tmp_path):
     incident = IncidentFactory()
     AffectedPerson.objects.create(
-        incident=incident, email="=cmd|' /C calc'!A0@example.com", messages=3, first_at=T0, last_at=T0,
-        max_in_10_min=3, state="subscribed", tier=1,
+        incident=incident,
+        email="=cmd|' /C calc'!A0@example.com",
+        messages=3,
+        first_at=T0,
+        last_at=T0,
+        max_in_10_min=3,
+        state="subscribed",
+        tier=1,
     )
-    csv_text = b"".join(marketer_client.get(reverse("incidents:export", args=[incident.id, "csv"])).streaming_content).decode()
+    csv_text = b"".join(
+        marketer_client.get(reverse("incidents:export", args=[incident.id, "csv"])).streaming_content
+    ).decode()
     lines = csv_text.splitlines()
     assert lines[0] == "email,messages,first_at,last_at,max_in_10_min,state,tier"
     assert lines[1].startswith("'=cmd")

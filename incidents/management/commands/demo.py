@@ -24,10 +24,55 @@ DEMO_USERS = [
 DEMO_TITLE = "Trial nurture workflow v2 looped"
 WORKFLOW = "trial-nurture-v2"
 
-FIRST = ["Zoë", "Łukasz", "Søren", "Amélie", "José", "Siobhán", "Chloé", "Jürgen", "María", "Noah", "Olivia", "Liam",
-         "Emma", "Ava", "Ethan", "Mia", "Lucas", "Sophia", "Mason", "Harper", "O'Brien", "Renée", "Björn", "Ines"]
-LAST = ["Smith", "Müller", "García", "O'Neill", "Nørgaard", "Kowalski", "Dubois", "Rossi", "Johnson", "Brown", "Lee",
-        "Martin", "Wilson", "Taylor", "Anderson", "Thomas", "Moore", "Jackson", "White", "Harris", "<b>Bold</b>"]
+FIRST = [
+    "Zoë",
+    "Łukasz",
+    "Søren",
+    "Amélie",
+    "José",
+    "Siobhán",
+    "Chloé",
+    "Jürgen",
+    "María",
+    "Noah",
+    "Olivia",
+    "Liam",
+    "Emma",
+    "Ava",
+    "Ethan",
+    "Mia",
+    "Lucas",
+    "Sophia",
+    "Mason",
+    "Harper",
+    "O'Brien",
+    "Renée",
+    "Björn",
+    "Ines",
+]
+LAST = [
+    "Smith",
+    "Müller",
+    "García",
+    "O'Neill",
+    "Nørgaard",
+    "Kowalski",
+    "Dubois",
+    "Rossi",
+    "Johnson",
+    "Brown",
+    "Lee",
+    "Martin",
+    "Wilson",
+    "Taylor",
+    "Anderson",
+    "Thomas",
+    "Moore",
+    "Jackson",
+    "White",
+    "Harris",
+    "<b>Bold</b>",
+]
 ADDRESSES = [
     ("US", "en", "{n} Main St", "Springfield", "IL", "62704"),
     ("US", "en", "{n} Market Street", "San Francisco", "CA", "94103"),
@@ -92,7 +137,10 @@ class Command(BaseCommand):
         finally:
             os.unlink(path)
         Suppression.objects.bulk_create(
-            [Suppression(email=e, reason=Suppression.Reason.UNSUBSCRIBED, source="ESP export (demo)") for e in people[-40:]],
+            [
+                Suppression(email=e, reason=Suppression.Reason.UNSUBSCRIBED, source="ESP export (demo)")
+                for e in people[-40:]
+            ],
             ignore_conflicts=True,
         )
         services.ledger_compute(incident=incident)
@@ -140,11 +188,21 @@ class Command(BaseCommand):
                 for m in range(count):
                     t += timedelta(seconds=rng.choice([8, 15, 20, 24, 30, 45]))
                     mid = f"dm{i:05d}x{m:04d}"
-                    base = {"email": raw, "sg_message_id": f"{mid}.filter0001p1las1-1-1-1", "category": [WORKFLOW, "trial"],
-                            "marketing_campaign_id": 4242, "marketing_campaign_name": "Trial nurture"}
+                    base = {
+                        "email": raw,
+                        "sg_message_id": f"{mid}.filter0001p1las1-1-1-1",
+                        "category": [WORKFLOW, "trial"],
+                        "marketing_campaign_id": 4242,
+                        "marketing_campaign_name": "Trial nurture",
+                    }
                     for event, delay in (("processed", 0), ("delivered", 2)):
                         n += 1
-                        line = dict(base, event=event, timestamp=int((t + timedelta(seconds=delay)).timestamp()), sg_event_id=f"ev{n}")
+                        line = dict(
+                            base,
+                            event=event,
+                            timestamp=int((t + timedelta(seconds=delay)).timestamp()),
+                            sg_event_id=f"ev{n}",
+                        )
                         out.write(orjson.dumps(line) + b"\n")
                     if rng.random() < 0.2:
                         n += 1
@@ -154,17 +212,54 @@ class Command(BaseCommand):
                 extra = rng.random()
                 if extra < 0.18 + min(count, 100) / 400:
                     n += 1
-                    out.write(orjson.dumps({"email": raw, "event": "unsubscribe", "timestamp": after, "sg_event_id": f"ev{n}",
-                                            "sg_message_id": f"dm{i:05d}x0000.filter1", "category": WORKFLOW}) + b"\n")
+                    out.write(
+                        orjson.dumps(
+                            {
+                                "email": raw,
+                                "event": "unsubscribe",
+                                "timestamp": after,
+                                "sg_event_id": f"ev{n}",
+                                "sg_message_id": f"dm{i:05d}x0000.filter1",
+                                "category": WORKFLOW,
+                            }
+                        )
+                        + b"\n"
+                    )
                 elif extra < 0.30:
                     n += 1
-                    out.write(orjson.dumps({"email": raw, "event": "spamreport", "timestamp": after, "sg_event_id": f"ev{n}",
-                                            "sg_message_id": f"dm{i:05d}x0000.filter1", "category": WORKFLOW}) + b"\n")
+                    out.write(
+                        orjson.dumps(
+                            {
+                                "email": raw,
+                                "event": "spamreport",
+                                "timestamp": after,
+                                "sg_event_id": f"ev{n}",
+                                "sg_message_id": f"dm{i:05d}x0000.filter1",
+                                "category": WORKFLOW,
+                            }
+                        )
+                        + b"\n"
+                    )
                 elif extra < 0.33:
                     n += 1
-                    out.write(orjson.dumps({"email": raw, "event": "bounce", "type": "bounce", "reason": "550 5.1.1 mailbox unavailable",
-                                            "timestamp": after, "sg_event_id": f"ev{n}", "sg_message_id": f"dm{i:05d}x0000.filter1",
-                                            "category": WORKFLOW}) + b"\n")
+                    out.write(
+                        orjson.dumps(
+                            {
+                                "email": raw,
+                                "event": "bounce",
+                                "type": "bounce",
+                                "reason": "550 5.1.1 mailbox unavailable",
+                                "timestamp": after,
+                                "sg_event_id": f"ev{n}",
+                                "sg_message_id": f"dm{i:05d}x0000.filter1",
+                                "category": WORKFLOW,
+                            }
+                        )
+                        + b"\n"
+                    )
             # A record with no address, to show how rejects are reported.
-            out.write(orjson.dumps({"event": "processed", "timestamp": int(start.timestamp()), "sg_event_id": "broken-1"}) + b"\n")
+            out.write(
+                orjson.dumps({"event": "processed", "timestamp": int(start.timestamp()), "sg_event_id": "broken-1"})
+                + b"\n"
+            )
         return path

@@ -18,12 +18,17 @@ class Command(BaseCommand):
         if not os.path.exists(path):
             raise CommandError(f"Cannot read {path}: no such file")
         with open(path, "rb") as f:
-            imp = Import.objects.create(kind=Import.Kind.CONTACTS, original_name=os.path.basename(path), bytes_total=os.path.getsize(path))
+            imp = Import.objects.create(
+                kind=Import.Kind.CONTACTS, original_name=os.path.basename(path), bytes_total=os.path.getsize(path)
+            )
             imp.file.save(os.path.basename(path), File(f))
         services.import_run(import_id=imp.id)
         imp.refresh_from_db()
         invalid = services.contacts_invalid_count()
-        self.stdout.write(f"read {imp.rows_read}, imported {imp.imported}, rejected {imp.rejected}; contacts with an invalid address: {invalid}")
+        self.stdout.write(
+            f"read {imp.rows_read}, imported {imp.imported}, rejected {imp.rejected}; "
+            f"contacts with an invalid address: {invalid}"
+        )
         for error in imp.errors[:10]:
             self.stdout.write(f"  line {error['ref']}: {error['reason']}")
         if imp.status == Import.Status.FAILED:

@@ -29,7 +29,9 @@ class Command(BaseCommand):
         for item in opts["map"]:
             field, sep, column = item.partition("=")
             if not sep or field not in ("recipient", "time", "message_id", "workflow", "event"):
-                raise CommandError(f"--map {item!r}: use FIELD=COLUMN with FIELD one of recipient, time, message_id, workflow, event")
+                raise CommandError(
+                    f"--map {item!r}: use FIELD=COLUMN with FIELD one of recipient, time, message_id, workflow, event"
+                )
             mapping[field] = column
         delimiter = opts["delimiter"].replace("\\t", "\t")
         try:
