@@ -165,8 +165,13 @@ class Import(models.Model):
 class SendEvent(models.Model):
     """One normalised event from an ESP log. `key` makes re-imports and overlapping exports add nothing."""
 
-    incident = models.ForeignKey(Incident, models.CASCADE, related_name="events")
-    source = models.ForeignKey(Import, models.SET_NULL, null=True, blank=True, related_name="+")
+    # Bulk loads pay for every index and for a deferred foreign-key check per row at COMMIT, which
+    # doubled the import time. Rows come only from import merges, which take both ids from a
+    # real Import, and Django's collector still cascades deletes.
+    incident = models.ForeignKey(Incident, models.CASCADE, related_name="events", db_index=False, db_constraint=False)
+    source = models.ForeignKey(
+        Import, models.SET_NULL, null=True, blank=True, related_name="+", db_index=False, db_constraint=False
+    )
     key = models.UUIDField()
     recipient = models.CharField(max_length=254)
     recipient_raw = models.CharField(max_length=320, blank=True)
@@ -201,7 +206,7 @@ class AffectedPerson(models.Model):
         COMPLAINED = "complained", "Complained"
         BOUNCED = "bounced", "Bounced"
 
-    incident = models.ForeignKey(Incident, models.CASCADE, related_name="affected")
+    incident = models.ForeignKey(Incident, models.CASCADE, related_name="affected", db_index=False)
     email = models.CharField(max_length=254)
     messages = models.IntegerField()
     first_at = models.DateTimeField()
@@ -248,6 +253,15 @@ class Contact(models.Model):
     @property
     def name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+    def one_line_address(self) -> str:
+        parts = [
+            self.address_line1,
+            self.address_line2,
+            self.city,
+            " ".join(p for p in (self.region, self.postal_code) if p),
+        ]
+        return ", ".join(p for p in parts if p)
 
     @property
     def has_address(self) -> bool:

@@ -122,11 +122,17 @@ def detect_format(head: bytes) -> str:
     layout = _layout(head)
     if layout == "empty":
         raise FormatError("The file is empty.")
+    if layout == "items":  # {"items": [...], "paging": {...}} is a Mailgun events API page
+        return "mailgun"
     if layout != "not_json":
         for _, value in itertools.islice(_json_values(io.BytesIO(head), layout), 50):
             fmt = _json_format(value)
             if fmt:
                 return fmt
+        # A first record longer than the head: its keys alone are enough.
+        fmt = _json_format(dict.fromkeys(_first_keys(head, layout)))
+        if fmt:
+            return fmt
         raise FormatError(
             "This JSON file is not a send log Amends recognises: its records have none of "
             "the fields of SendGrid, Amazon SES, Mailgun or Postmark events."
@@ -158,10 +164,26 @@ def _json_format(value: Any) -> str | None:
 
 _LOOKS_LIKE: dict[str, Callable[[dict[str, Any]], bool]] = {
     "sendgrid_json": lambda o: "sg_event_id" in o or "sg_message_id" in o or ("event" in o and "email" in o),
-    "ses": lambda o: "eventType" in o or "notificationType" in o or ("Type" in o and "Message" in o),
+    "ses": lambda o: (
+        "eventType" in o or "notificationType" in o or ("Type" in o and ("Message" in o or "TopicArn" in o))
+    ),
     "mailgun": lambda o: "event-data" in o or "items" in o or ("event" in o and "recipient" in o),
     "postmark": lambda o: "RecordType" in o,
 }
+
+
+def _first_keys(head: bytes, layout: str) -> list[str]:
+    prefix = {"array": "item", "array_lines": "item", "items": "items.item"}.get(layout, "")
+    keys = []
+    try:
+        for path, event, value in ijson.parse(io.BytesIO(head), multiple_values=True):
+            if path == prefix and event == "map_key":
+                keys.append(value)
+            elif path == prefix and event == "end_map":
+                break
+    except ijson.JSONError:
+        pass  # the head ends inside the record
+    return keys
 
 
 def _guess(head: bytes) -> str | None:
@@ -191,7 +213,8 @@ def parse(
 ) -> Iterator[Event | Rejected]:
     """Stream Events and Rejected records out of a log of format ``fmt``.
 
-    Lazy: FormatError comes from the first ``next()``, before any record.
+    The head of the file is checked straight away, so FormatError comes from
+    this call itself; the records are then read as they are iterated.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
@@ -214,8 +237,8 @@ def _parse_json(stream: io.BufferedReader, fmt: str) -> Iterator[Event | Rejecte
     # starmap and chain run in C: with a million records the loop itself counts.
     results = itertools.starmap(_CONVERTERS[fmt], _json_values(stream, layout))
     if fmt in ("ses", "mailgun"):  # several events per record
-        results = itertools.chain.from_iterable(results)
-    yield from results
+        return itertools.chain.from_iterable(results)
+    return results
 
 
 # A gzip upload that is damaged or cut short fails while it is being read.
@@ -359,7 +382,9 @@ def _array_lines(stream: BinaryIO) -> Iterator[tuple[int, Any]]:
         try:
             yield number, loads(text)
         except orjson.JSONDecodeError as error:
-            yield number, Rejected(number, _broken_array(number, error.msg))
+            # A broken last line with no newline after it: the file was cut short.
+            cut = not line.endswith(b"\n")
+            yield number, Rejected(number, _cut_short(number - 1) if cut else _broken_array(number, error.msg))
             return
     if not closed:
         yield number + 1, Rejected(number + 1, _cut_short(number))
@@ -377,8 +402,9 @@ def _ijson_values(stream: BinaryIO, prefix: str) -> Iterator[tuple[int, Any]]:
             yield number + 1, _damaged(number + 1)
             return
         except (ijson.JSONError, UnicodeDecodeError) as error:
-            reason = str(error).strip() or error.__class__.__name__
-            if "incomplete" in reason.lower() or "premature" in reason.lower():
+            # yajl adds a drawing of where it stopped; its first line is the message.
+            reason = (str(error).strip().splitlines() or [error.__class__.__name__])[0]
+            if "premature EOF" in reason or "Incomplete" in reason:
                 yield number + 1, Rejected(number + 1, _cut_short(number))
             else:
                 yield number + 1, Rejected(number + 1, _broken_array(number + 1, reason))
@@ -677,54 +703,47 @@ def _ses(ref: int, obj: Any) -> list[Event | Rejected]:
         if obj.__class__ is Rejected:
             return [obj]
     kind = obj.get("eventType") or obj.get("notificationType")
-    if kind.__class__ is not str:
-        kind = ""
+    if kind.__class__ is not str or kind not in _SES_EVENTS:
+        return [Rejected(ref, _unknown_event(kind, "field 'eventType'"))]
+    event, part = _SES_EVENTS[kind]
+    section = _dict(obj.get(part))
     mail = _dict(obj.get("mail"))
-    destination = mail.get("destination")
-    where, stamp = "mail.timestamp", mail.get("timestamp")
+    destination = _list(mail.get("destination"))
     if kind == "Bounce":
-        bounce = _dict(obj.get("bounce"))
         # The docs: only Permanent means "remove the address"; Transient bounces
-        # come after SES gave up retrying and may succeed later.  Undetermined
-        # is not known to be permanent either.
-        event, label = ("bounced", "hard") if bounce.get("bounceType") == "Permanent" else ("deferred", "soft")
-        reason = bounce.get("bounceSubType")
+        # come after SES gave up retrying and may succeed later, and
+        # Undetermined is not known to be permanent either.
+        if section.get("bounceType") == "Permanent":
+            event, label = "bounced", "hard"
+        else:
+            event, label = "deferred", "soft"
         people = [
-            (r.get("emailAddress"), event, _detail(label, r.get("diagnosticCode") or reason))
-            for r in _dicts(bounce.get("bouncedRecipients"))
+            (r.get("emailAddress"), _detail(label, r.get("diagnosticCode") or section.get("bounceSubType")))
+            for r in _dicts(section.get("bouncedRecipients"))
         ]
-        where, stamp = "bounce.timestamp", bounce.get("timestamp", stamp)
     elif kind == "Complaint":
-        complaint = _dict(obj.get("complaint"))
-        feedback = _detail("", complaint.get("complaintFeedbackType"))
-        people = [
-            (r.get("emailAddress"), "complained", feedback) for r in _dicts(complaint.get("complainedRecipients"))
-        ]
-        where, stamp = "complaint.timestamp", complaint.get("timestamp", stamp)
+        feedback = _detail("", section.get("complaintFeedbackType"))
+        people = [(r.get("emailAddress"), feedback) for r in _dicts(section.get("complainedRecipients"))]
     elif kind == "Delivery":
-        delivery = _dict(obj.get("delivery"))
-        people = [(address, "delivered", "") for address in _list(delivery.get("recipients"))]
-        where, stamp = "delivery.timestamp", delivery.get("timestamp", stamp)
+        people = [(address, "") for address in _list(section.get("recipients"))]
     elif kind == "DeliveryDelay":
-        delay = _dict(obj.get("deliveryDelay"))
-        detail = _detail("soft", delay.get("delayType"))
-        delayed = [r.get("emailAddress") for r in _dicts(delay.get("delayedRecipients"))]
-        people = [(address, "deferred", detail) for address in delayed or _list(destination)]
-        where, stamp = "deliveryDelay.timestamp", delay.get("timestamp", stamp)
-    elif kind in _SES_TO_DESTINATION:
+        detail = _detail("soft", section.get("delayType"))
+        delayed = [r.get("emailAddress") for r in _dicts(section.get("delayedRecipients"))]
+        people = [(address, detail) for address in delayed or destination]
+    else:
         # Send, Reject, Open, Click, Rendering Failure and Subscription name no
         # single recipient: the docs give only mail.destination, so a message
         # to several people counts for each of them.
-        event, part = _SES_TO_DESTINATION[kind]
-        section = _dict(obj.get(part))
         if kind == "Subscription":
             event = _ses_subscription(section)
         detail = _detail("", section.get("reason") or section.get("errorMessage"))
-        people = [(address, event, detail) for address in _list(destination)]
-        if "timestamp" in section:
-            where, stamp = f"{part}.timestamp", section["timestamp"]
-    else:
-        return [Rejected(ref, _unknown_event(kind, "field 'eventType'"))]
+        people = [(address, detail) for address in destination]
+    # Each event's own timestamp says when it happened; mail.timestamp is the send.
+    where, stamp = (
+        (f"{part}.timestamp", section["timestamp"])
+        if "timestamp" in section
+        else ("mail.timestamp", mail.get("timestamp"))
+    )
     when = _iso(stamp)
     if when is None:
         return [Rejected(ref, _bad_time(stamp, f"field '{where}'"))]
@@ -733,7 +752,7 @@ def _ses(ref: int, obj: Any) -> list[Event | Rejected]:
     message_id = _text(mail.get("messageId"))
     workflows = _ses_tags(mail.get("tags"))
     results: list[Event | Rejected] = []
-    for raw, event, detail in people:
+    for raw, detail in people:
         recipient = _address(raw)
         if recipient:
             results.append(Event(recipient, raw, when, event, message_id, workflows, "", detail, ref))
@@ -742,10 +761,15 @@ def _ses(ref: int, obj: Any) -> list[Event | Rejected]:
     return results
 
 
-# Rendering Failure: "The email wasn't sent because of a template rendering issue",
-# so it counts as dropped (tried, not sent) rather than being ignored.
-_SES_TO_DESTINATION = {
+# eventType -> (event, the record's own section).  Rendering Failure: "The email
+# wasn't sent because of a template rendering issue", so it counts as dropped
+# (tried, not sent) rather than being left out.
+_SES_EVENTS = {
     "Send": ("sent", "send"),
+    "Delivery": ("delivered", "delivery"),
+    "Bounce": ("bounced", "bounce"),
+    "Complaint": ("complained", "complaint"),
+    "DeliveryDelay": ("deferred", "deliveryDelay"),
     "Reject": ("dropped", "reject"),
     "Open": ("opened", "open"),
     "Click": ("clicked", "click"),
@@ -1030,7 +1054,7 @@ def _parse_csv(
             workflows=(at["workflow"],) if "workflow" in at else (),
         )
 
-    yield from _csv_events(stream, delimiter, "csv", columns)
+    return _csv_events(stream, delimiter, "csv", columns)
 
 
 def _parse_sendgrid_csv(stream: io.BufferedReader, delimiter: str | None) -> Iterator[Event | Rejected]:
@@ -1063,7 +1087,7 @@ def _parse_sendgrid_csv(stream: io.BufferedReader, delimiter: str | None) -> Ite
             sendgrid=True,
         )
 
-    yield from _csv_events(stream, delimiter, "sendgrid_csv", columns)
+    return _csv_events(stream, delimiter, "sendgrid_csv", columns)
 
 
 def _csv_events(
@@ -1078,16 +1102,26 @@ def _csv_events(
     if _layout(head) != "not_json":
         raise FormatError(_mismatch(fmt, _guess(head)))
     text = _text_stream(stream)
+    rows = _csv_rows(csv.reader(text, delimiter=delimiter or _sniff(head)))
     try:
-        rows = _csv_rows(csv.reader(text, delimiter=delimiter or _sniff(head)))
         header = next(rows, (0, []))[1]
         if header.__class__ is Rejected or not header:
             raise FormatError("The first row of this CSV cannot be read as a header row.")
         columns = columns_for([name.strip() for name in header])
+    except BaseException:
+        text.detach()
+        raise
+    return _csv_records(text, rows, columns)
+
+
+def _csv_records(
+    text: io.TextIOWrapper, rows: Iterator[tuple[int, Any]], columns: _Columns
+) -> Iterator[Event | Rejected]:
+    try:
         for ref, row in rows:
             yield row if row.__class__ is Rejected else _csv_event(row, ref, columns)
     finally:
-        text.detach()
+        text.detach()  # the byte stream is the caller's; leave it open
 
 
 def _csv_rows(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str] | Rejected]]:

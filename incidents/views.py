@@ -68,7 +68,7 @@ def incident_detail(request: HttpRequest, incident_id: int) -> HttpResponse:
     stats = incident.ledger_stats or {}
     charts = {
         "burst": {
-            "labels": [at[:16].replace("T", " ") for at, _ in stats.get("per_bucket", [])],
+            "labels": _bucket_labels([at for at, _ in stats.get("per_bucket", [])]),
             "values": [n for _, n in stats.get("per_bucket", [])],
             "bucket_minutes": stats.get("bucket_seconds", 60) // 60,
         },
@@ -88,6 +88,12 @@ def incident_detail(request: HttpRequest, incident_id: int) -> HttpResponse:
         "upload_form": SendLogUploadForm(),
     }
     return render(request, "incidents/detail.html", ctx)
+
+
+def _bucket_labels(times: list[str]) -> list[str]:
+    """'14:05' when the burst fits in one day, '11-20 14:05' when it does not."""
+    one_day = len({t[:10] for t in times}) <= 1
+    return [t[11:16] if one_day else t[5:16].replace("T", " ") for t in times]
 
 
 LEDGER_SORTS = {

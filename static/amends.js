@@ -8,7 +8,11 @@
     var wasFinished = el.getAttribute("data-finished") === "1";
     function tick() {
       fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
-        .then(function (r) { return r.json(); })
+        .then(function (r) {
+          // A lost session answers with the login page: say so instead of polling forever.
+          if (!r.ok || (r.headers.get("Content-Type") || "").indexOf("json") < 0) throw new Error("stopped");
+          return r.json();
+        })
         .then(function (p) {
           if (bar) { bar.value = p.percent; bar.textContent = p.percent + "%"; }
           el.querySelectorAll && el.querySelectorAll("[data-field]").forEach(function (f) {
@@ -23,7 +27,16 @@
           }
           setTimeout(tick, 1000);
         })
-        .catch(function () { setTimeout(tick, 3000); });
+        .catch(function (e) {
+          if (e.message === "stopped") {
+            var note = document.createElement("p");
+            note.className = "error";
+            note.textContent = "Progress stopped updating: reload the page (you may need to log in again).";
+            el.appendChild(note);
+            return;
+          }
+          setTimeout(tick, 3000);
+        });
     }
     if (!wasFinished) tick();
   }

@@ -119,4 +119,4 @@ def test_it_records_the_burst_per_minute_for_the_plot(tmp_path):
     stats = incident.ledger_stats
     assert stats["bucket_seconds"] == 60
     assert [n for _, n in stats["per_bucket"]] == [3, 3]
-    assert stats["by_count"] == [[6, 1]]
+    assert stats["by_count"] == [["1", 0], ["2", 0], ["3", 0], ["4", 0], ["5", 0], ["6", 1]]

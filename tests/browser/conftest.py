@@ -74,3 +74,13 @@ def request_hosts(page: Page) -> set[str]:
 
     page.on("request", record)
     return hosts
+
+
+@pytest.fixture
+def page_problems(page: Page) -> list[str]:
+    """Script errors, console errors and failed responses: breakage that assertions on text can miss."""
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+    page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+    return problems

@@ -81,7 +81,7 @@ ADDRESSES = [
     ("GB", "en", "{n} Baker Street", "London", "", "NW1 6XE"),
     ("DE", "de", "Invalidenstraße {n}", "Berlin", "", "10115"),
     ("FR", "fr", "{n} rue de Rivoli", "Paris", "", "75001"),
-    ("ES", "es", "Calle Mayor {n}", "Madrid", "", "28013"),
+    ("ES", "es", "Calle Mayor {n}", "Madrid", "Madrid", "28013"),
     ("DK", "da", "Strøget {n}", "København K", "", "1160"),
 ]
 
@@ -136,6 +136,7 @@ class Command(BaseCommand):
             imp = services.import_local(incident=incident, path=path)
         finally:
             os.unlink(path)
+            os.rmdir(os.path.dirname(path))
         Suppression.objects.bulk_create(
             [
                 Suppression(email=e, reason=Suppression.Reason.UNSUBSCRIBED, source="ESP export (demo)")
@@ -169,8 +170,7 @@ class Command(BaseCommand):
 
     def _sendlog(self, rng: random.Random, people: list[str], start: datetime) -> str:
         """A SendGrid Event Webhook log (one JSON object per line, gzip) with a burst of repeats."""
-        fd, path = tempfile.mkstemp(suffix=".json.gz")
-        os.close(fd)
+        path = os.path.join(tempfile.mkdtemp(), "sendgrid-events-2026-11-20.json.gz")
         n = 0
         with gzip.open(path, "wb") as out:
             for i, email in enumerate(people):

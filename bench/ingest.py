@@ -1,0 +1,167 @@
+"""Send-log ingest benchmark: 1,000,000 SendGrid events through the real import path on PostgreSQL.
+
+Prints events/s for the import (parse, COPY into staging, set-wise merge, ledger), the same rows loaded
+by a bare COPY into an empty table in the same run, their ratio, peak memory and the ledger time.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/amends_bench .venv/bin/python bench/ingest.py [--events N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/amends_bench")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 50)
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def generate(path: Path, events: int, seed: int = 7) -> tuple[int, int]:
+    """A JSON array of SendGrid events, one per line, with a burst: most people get a few, some hundreds."""
+    rng = random.Random(seed)
+    start = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
+    written = people = 0
+    with open(path, "wb") as out:
+        out.write(b"[\n")
+        while written < events:
+            person = f"person{people:07d}@example.com"
+            people += 1
+            roll = rng.random()
+            count = rng.randint(1, 3) if roll < 0.6 else rng.randint(4, 25) if roll < 0.95 else rng.randint(26, 300)
+            t = start + timedelta(seconds=rng.randint(0, 3600))
+            for m in range(count):
+                t += timedelta(seconds=rng.choice((5, 10, 20, 30)))
+                mid = f"b{people:07d}m{m:04d}"
+                for event in ("processed", "delivered"):
+                    if written >= events:
+                        break
+                    line = {
+                        "email": person,
+                        "timestamp": int(t.timestamp()),
+                        "event": event,
+                        "sg_event_id": f"e{written}",
+                        "sg_message_id": f"{mid}.filter0001p1las1-28893-5B3F3A4C-1.0",
+                        "smtp-id": f"<{mid}@ismtpd0001p1las1.sendgrid.net>",
+                        "category": ["trial-nurture-v2", "onboarding"],
+                        "marketing_campaign_id": 4242,
+                    }
+                    out.write((b",\n" if written else b"") + orjson.dumps(line))
+                    written += 1
+        out.write(b"\n]\n")
+    return written, people
+
+
+def bare_copy(connection, incident_id: int) -> tuple[int, float]:
+    """The same rows, exported and loaded by plain COPY into an empty table: the ceiling."""
+    cols = "key, recipient, recipient_raw, occurred_at, event, message_id, workflows, esp_event_id, detail"
+    with tempfile.TemporaryFile() as buf, connection.cursor() as cursor:
+        raw = cursor.cursor
+        with raw.copy(
+            f"COPY (SELECT {cols} FROM incidents_sendevent WHERE incident_id = {incident_id}) TO STDOUT"
+        ) as c:
+            for block in c:
+                buf.write(block)
+        buf.seek(0)
+        cursor.execute("DROP TABLE IF EXISTS bench_bare")
+        cursor.execute(
+            "CREATE TABLE bench_bare (key uuid, recipient varchar(254), recipient_raw varchar(320), "
+            "occurred_at timestamptz, event varchar(16), message_id varchar(255), workflows text, "
+            "esp_event_id varchar(255), detail varchar(255))"
+        )
+        started = time.perf_counter()
+        with raw.copy(f"COPY bench_bare ({cols}) FROM STDIN") as c:
+            while block := buf.read(1 << 20):
+                c.write(block)
+        seconds = time.perf_counter() - started
+        cursor.execute("SELECT COUNT(*) FROM bench_bare")
+        rows = cursor.fetchone()[0]
+        cursor.execute("DROP TABLE bench_bare")
+    return rows, seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=1_000_000)
+    args = parser.parse_args()
+
+    ensure_database(os.environ["DATABASE_URL"])
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from incidents import services
+    from incidents.models import Incident, SendEvent
+
+    if connection.vendor != "postgresql":
+        sys.exit("bench/ingest.py measures the PostgreSQL path: set DATABASE_URL=postgres://...")
+    call_command("migrate", verbosity=0)
+    Incident.objects.filter(title__startswith="bench ").delete()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "sendgrid.json"
+        t = time.perf_counter()
+        events, people = generate(path, args.events)
+        size_mb = path.stat().st_size / 1e6
+        print(
+            f"generated {events:,} events for {people:,} people ({size_mb:.0f} MB) in {time.perf_counter() - t:.1f} s"
+        )
+
+        incident = services.incident_create(
+            title="bench ingest",
+            started_at=datetime(2026, 11, 20, 13, 0, tzinfo=UTC),
+            ended_at=datetime(2026, 11, 20, 20, 0, tzinfo=UTC),
+            workflows=["trial-nurture-v2"],
+        )
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        started = time.perf_counter()
+        imp = services.import_local(incident=incident, path=str(path))
+        import_s = time.perf_counter() - started
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    assert imp.status == "done", imp.message
+    assert imp.imported == events, (imp.imported, events)
+    assert SendEvent.objects.filter(incident=incident).count() == events
+
+    started = time.perf_counter()
+    stats = services.ledger_compute(incident=incident)
+    ledger_s = time.perf_counter() - started
+
+    copy_rows, copy_s = bare_copy(connection, incident.id)
+    events_per_s = events / import_s
+    copy_per_s = copy_rows / copy_s
+    print(f"import: {events:,} events in {import_s:.2f} s = {events_per_s:,.0f} events/s (ledger included)")
+    print(f"bare COPY: {copy_rows:,} rows in {copy_s:.2f} s = {copy_per_s:,.0f} rows/s")
+    print(f"ledger: {stats['people']:,} people, {stats['messages']:,} messages, recomputed in {ledger_s:.2f} s")
+    print(f"peak memory: {peak_mb:.0f} MB (before the import: {rss_before:.0f} MB)")
+    Incident.objects.filter(id=incident.id).delete()
+    print(
+        f"bench ingest: events_per_s={events_per_s:.0f} copy_rows_per_s={copy_per_s:.0f} "
+        f"ratio={events_per_s / copy_per_s:.3f} peak_mb={peak_mb:.0f} ledger_s={ledger_s:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
