@@ -184,8 +184,9 @@ class SendEvent(models.Model):
     detail = models.CharField(max_length=255, blank=True)
 
     class Meta:
+        # The only index: every ledger query reads an incident's events whole, and each extra index
+        # slows bulk imports.
         constraints = [models.UniqueConstraint(fields=["incident", "key"], name="sendevent_unique_key")]
-        indexes = [models.Index(fields=["incident", "recipient"], name="sendevent_recipient")]
 
 
 def event_key(*, recipient: str, occurred_at: datetime, event: str, message_id: str, esp_event_id: str) -> str:

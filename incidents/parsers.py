@@ -354,40 +354,44 @@ def _array_lines(stream: BinaryIO) -> Iterator[tuple[int, Any]]:
     loads = orjson.loads
     number = 0
     closed = False
-    lines = iter(stream)
-    while True:
-        try:
-            line = next(lines)
-        except StopIteration:
-            break
-        except _DAMAGED:
-            yield number + 1, _damaged(number + 1)
-            return
-        text = line.strip()
-        if not text:
-            continue
-        if closed:
-            yield number + 1, Rejected(number + 1, "unexpected text after the end of the JSON array")
-            return
-        if number == 0 and text[:1] == b"[":
-            text = text[1:].lstrip()
-        if text[-1:] == b"]":
-            closed = True
-            text = text[:-1].rstrip()
-        if text[-1:] == b",":
-            text = text[:-1]
-        if not text:
-            continue
-        number += 1
-        try:
-            yield number, loads(text)
-        except orjson.JSONDecodeError as error:
-            # A broken last line with no newline after it: the file was cut short.
-            cut = not line.endswith(b"\n")
-            yield number, Rejected(number, _cut_short(number - 1) if cut else _broken_array(number, error.msg))
-            return
+    try:
+        for line in stream:
+            # Nearly every line is one record and its comma: '{...},'.
+            text = line.rstrip(b" \t\r\n,")
+            if not text:
+                continue
+            if closed:
+                yield number + 1, Rejected(number + 1, "unexpected text after the end of the JSON array")
+                return
+            if text[:1] != b"{" or text[-1:] != b"}":
+                text, closed = _array_edges(text, number == 0)
+                if not text:
+                    continue
+            number += 1
+            try:
+                value = loads(text)
+            except orjson.JSONDecodeError as error:
+                # A broken last line with no newline after it: the file was cut short.
+                cut = not line.endswith(b"\n")
+                yield number, Rejected(number, _cut_short(number - 1) if cut else _broken_array(number, error.msg))
+                return
+            yield number, value
+    except _DAMAGED:
+        yield number + 1, _damaged(number + 1)
+        return
     if not closed:
         yield number + 1, Rejected(number + 1, _cut_short(number))
+
+
+def _array_edges(text: bytes, first: bool) -> tuple[bytes, bool]:
+    """Take the array's own brackets off its first and last lines."""
+    text = text.lstrip()
+    if first and text[:1] == b"[":
+        text = text[1:].lstrip()
+    closed = text[-1:] == b"]"
+    if closed:
+        text = text[:-1].rstrip(b" \t\r\n,")
+    return text, closed
 
 
 def _ijson_values(stream: BinaryIO, prefix: str) -> Iterator[tuple[int, Any]]:
@@ -648,7 +652,19 @@ def _sendgrid(ref: int, obj: Any) -> Event | Rejected:
     event_id = get("sg_event_id")
     if event_id.__class__ is not str:
         event_id = _text(event_id)
-    return Event(recipient, raw, when, event, message_id, _sendgrid_workflow_tuple(get), event_id, detail, ref)
+    category = get("category")
+    key = (
+        tuple(category) if category.__class__ is list else category,
+        get("marketing_campaign_id"),
+        get("marketing_campaign_name"),
+    )
+    try:
+        workflows = _SG_WORKFLOWS.get(key)
+    except TypeError:  # an odd, unhashable value: work it out without the memo
+        workflows = _sendgrid_workflows(key)
+    if workflows is None:
+        workflows = _remember(_SG_WORKFLOWS, key, _sendgrid_workflows(key))
+    return Event(recipient, raw, when, event, message_id, workflows, event_id, detail, ref)
 
 
 def _sendgrid_message_id(sg_message_id: Any, smtp_id: Any) -> str:
@@ -664,20 +680,6 @@ def _sendgrid_message_id(sg_message_id: Any, smtp_id: Any) -> str:
     # Async bounces carry no sg_message_id; the smtp-id's local part is the same first half.
     smtp = _text(smtp_id).strip("<>")
     return smtp.partition("@")[0] if "@" in smtp else smtp
-
-
-def _sendgrid_workflow_tuple(get: Callable[[str], Any]) -> tuple[str, ...]:
-    category = get("category")
-    key = (
-        tuple(category) if category.__class__ is list else category,
-        get("marketing_campaign_id"),
-        get("marketing_campaign_name"),
-    )
-    try:
-        found = _SG_WORKFLOWS.get(key)
-    except TypeError:  # an odd, unhashable value: work it out without the memo
-        return _sendgrid_workflows(key)
-    return found if found is not None else _remember(_SG_WORKFLOWS, key, _sendgrid_workflows(key))
 
 
 def _sendgrid_workflows(key: tuple[Any, Any, Any]) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from typing import BinaryIO
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
-from django.db.models import Count, Max, Sum
+from django.db.models import Count, Max, Min, Sum
 from django.utils import timezone
 
 from . import addresses, parsers
@@ -454,7 +454,7 @@ def ledger_compute(*, incident: Incident) -> dict:
     sql = f"""
         INSERT INTO incidents_affectedperson
             (incident_id, email, messages, first_at, last_at, max_in_10_min, bounced, state, tier)
-        WITH msgs AS ({msgs}),
+        WITH msgs AS (SELECT recipient, mid, at FROM amends_msgs),
         agg AS (
             SELECT recipient, COUNT(*) AS messages, MIN(at) AS first_at, MAX(at) AS last_at, MAX(n) AS peak
             FROM (SELECT recipient, at, COUNT(*) OVER (PARTITION BY recipient {window}) AS n FROM msgs) w
@@ -499,8 +499,12 @@ def ledger_compute(*, incident: Incident) -> dict:
             # Sorting ~1M messages per person stays in memory instead of spilling to disk.
             cursor.execute("SET LOCAL work_mem = '128MB'")
         AffectedPerson.objects.filter(incident=incident).delete()
-        cursor.execute(sql, params + [incident.id, start, incident.id])
-        stats = _ledger_stats(incident, cursor, msgs, params, pg)
+        # Messages are read three times below: work them out once.
+        cursor.execute("DROP TABLE IF EXISTS amends_msgs")
+        cursor.execute(f"CREATE TEMPORARY TABLE amends_msgs AS {msgs}", params)
+        cursor.execute(sql, [incident.id, start, incident.id])
+        stats = _ledger_stats(incident, cursor, pg)
+        cursor.execute("DROP TABLE amends_msgs")
         stats["seconds"] = round(time.monotonic() - started, 3)
         incident.ledger_stats = stats
         incident.ledger_computed_at = timezone.now()
@@ -508,16 +512,21 @@ def ledger_compute(*, incident: Incident) -> dict:
     return stats
 
 
-def _ledger_stats(incident: Incident, cursor, msgs: str, params: list, pg: bool) -> dict:
+def _ledger_stats(incident: Incident, cursor, pg: bool) -> dict:
     people = AffectedPerson.objects.filter(incident=incident)
-    totals = people.aggregate(n_people=Count("id"), n_messages=Sum("messages"), max_messages=Max("messages"))
+    totals = people.aggregate(
+        n_people=Count("id"),
+        n_messages=Sum("messages"),
+        max_messages=Max("messages"),
+        lo=Min("first_at"),
+        hi=Max("last_at"),
+    )
     by_state = dict(people.values_list("state").annotate(n=Count("id")).order_by())
     by_tier = dict(people.values_list("tier").annotate(n=Count("id")).order_by())
     by_count = _histogram(people.values_list("messages").annotate(n=Count("id")).order_by())
 
     # Messages over time: minute buckets, wider when the incident ran for days.
-    cursor.execute(f"SELECT MIN(at), MAX(at) FROM ({msgs}) m", params)
-    lo, hi = cursor.fetchone()
+    lo, hi = totals["lo"], totals["hi"]
     per_bucket: list[list] = []
     bucket = 60
     if lo is not None:
@@ -526,10 +535,9 @@ def _ledger_stats(incident: Incident, cursor, msgs: str, params: list, pg: bool)
         bucket = max(60, math.ceil(span / 1440 / 60) * 60)
         epoch = "EXTRACT(EPOCH FROM at)" if pg else "(julianday(at) - 2440587.5) * 86400.0"
         cursor.execute(
-            f"SELECT CAST(FLOOR({epoch} / {bucket}) AS BIGINT) AS b, COUNT(*) FROM ({msgs}) m GROUP BY 1 ORDER BY 1"
+            f"SELECT CAST(FLOOR({epoch} / {bucket}) AS BIGINT) AS b, COUNT(*) FROM amends_msgs GROUP BY 1 ORDER BY 1"
             if pg
-            else f"SELECT CAST({epoch} / {bucket} AS INTEGER) AS b, COUNT(*) FROM ({msgs}) m GROUP BY 1 ORDER BY 1",
-            params,
+            else f"SELECT CAST({epoch} / {bucket} AS INTEGER) AS b, COUNT(*) FROM amends_msgs GROUP BY 1 ORDER BY 1"
         )
         counts = dict(cursor.fetchall())
         first, last = min(counts), max(counts)
