@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import hashlib
-from datetime import datetime
-
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -187,15 +184,6 @@ class SendEvent(models.Model):
         # The only index: every ledger query reads an incident's events whole, and each extra index
         # slows bulk imports.
         constraints = [models.UniqueConstraint(fields=["incident", "key"], name="sendevent_unique_key")]
-
-
-def event_key(*, recipient: str, occurred_at: datetime, event: str, message_id: str, esp_event_id: str) -> str:
-    """The ESP's event id where it has one, else message id + event + recipient + time."""
-    if esp_event_id:
-        raw = "id\x1f" + esp_event_id
-    else:
-        raw = f"ev\x1f{message_id}\x1f{event}\x1f{recipient}\x1f{occurred_at.timestamp():.6f}"
-    return hashlib.md5(raw.encode(), usedforsecurity=False).hexdigest()
 
 
 class AffectedPerson(models.Model):

@@ -156,7 +156,8 @@ def detect_format(head: bytes) -> str:
 def _json_format(value: Any) -> str | None:
     if value.__class__ is not dict:
         return None
-    for fmt in ("ses", "postmark", "mailgun", "sendgrid_json"):
+    # SendGrid before Mailgun: a SendGrid custom argument could be called "items".
+    for fmt in ("ses", "postmark", "sendgrid_json", "mailgun"):
         if _LOOKS_LIKE[fmt](value):
             return fmt
     return None
@@ -943,14 +944,6 @@ def _postmark(ref: int, obj: Any) -> Event | Rejected:
     return Event(recipient, raw, when, event, message_id, workflows, event_id, detail, ref)
 
 
-_CONVERTERS: dict[str, Callable[[int, Any], Any]] = {
-    "sendgrid_json": _sendgrid,
-    "ses": _ses,
-    "mailgun": _mailgun,
-    "postmark": _postmark,
-}
-
-
 def _postmark_subscription(get: Callable[[str], Any]) -> tuple[str, str]:
     # The docs: an address is suppressed after a hard bounce, a spam complaint,
     # an unsubscribe or a manual suppression, and SuppressSending false is a
@@ -964,6 +957,16 @@ def _postmark_subscription(get: Callable[[str], Any]) -> tuple[str, str]:
     if reason == "SpamComplaint":
         return "complained", ""
     return "unsubscribed", reason
+
+
+# Each takes (ref, decoded record) and returns an Event or Rejected (a list of them for
+# formats where one record can name several people).
+_CONVERTERS: dict[str, Callable[[int, Any], Any]] = {
+    "sendgrid_json": _sendgrid,
+    "ses": _ses,
+    "mailgun": _mailgun,
+    "postmark": _postmark,
+}
 
 
 # ---------------------------------------------------------------------------
@@ -1014,7 +1017,7 @@ def csv_header(fileobj: BinaryIO, delimiter: str | None = None) -> tuple[list[st
     try:
         reader = csv.reader(text, delimiter=delimiter or _sniff(head))
         rows = [[cell.strip() for cell in row] for row in itertools.islice(filter(None, reader), 11)]
-    except csv.Error as error:
+    except (csv.Error, *_DAMAGED) as error:
         raise FormatError(f"This CSV cannot be read: {error}.") from error
     finally:
         text.detach()

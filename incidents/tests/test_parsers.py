@@ -1,6 +1,7 @@
 """Tests for incidents.parsers, on samples shaped like each ESP's documented payloads.
 
-Runs without Django: pytest incidents/tests/test_parsers.py -p no:django
+They need no Django.  The project's root conftest.py imports Django models, so
+on their own they run with: pytest incidents/tests/test_parsers.py -p no:django --noconftest
 """
 
 import gzip
