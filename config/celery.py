@@ -12,3 +12,7 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     "requeue-stale-imports": {"task": "incidents.tasks.requeue_stale_imports", "schedule": 120.0},
 }
+app.conf.beat_schedule["resume-stalled-campaigns"] = {
+    "task": "apologies.tasks.resume_stalled_campaigns",
+    "schedule": 60.0,
+}

@@ -128,11 +128,25 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A running import whose progress has not moved for this long lost its worker and is run again.
 IMPORT_STALE_SECONDS = env.int("IMPORT_STALE_SECONDS", default=120)
 
-# Email: captured to files in var/mail until an ESP is configured.
-# Set EMAIL_BACKEND to e.g. anymail.backends.postmark.EmailBackend and the ANYMAIL_* variables.
-EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
-EMAIL_FILE_PATH = VAR_DIR / "mail"
+# Shared between web and workers: the send rate limit, and try limits on public pages.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://amends")}
+
+# Email: captured in the database and shown on the Outbox page until an ESP is configured.
+# Set EMAIL_BACKEND to e.g. anymail.backends.postmark.EmailBackend and the ESP's variables.
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="apologies.mail.CapturedEmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Amends <sorry@amends.localhost>")
+AMENDS_FROM_ADDRESS = env("AMENDS_FROM_ADDRESS", default="sorry@amends.localhost")
+# Replies come back to reply+<signed delivery id>@this domain (inbound webhook), unsubscribes too.
+AMENDS_REPLY_DOMAIN = env("AMENDS_REPLY_DOMAIN", default="replies.amends.localhost")
+AMENDS_SORRY_PATH = env("AMENDS_SORRY_PATH", default="/sorry/")
+# None: use the ESP's batch API where Amends knows it (Mailgun, SendGrid); False: one message per call.
+AMENDS_ESP_BATCH = None if env("AMENDS_ESP_BATCH", default="auto") == "auto" else env.bool("AMENDS_ESP_BATCH")
+AMENDS_SINGLE_BATCH_SIZE = env.int("AMENDS_SINGLE_BATCH_SIZE", default=20)
+AMENDS_SENDERS_PER_CAMPAIGN = env.int("AMENDS_SENDERS_PER_CAMPAIGN", default=2)
+AMENDS_SEND_MAX_ATTEMPTS = env.int("AMENDS_SEND_MAX_ATTEMPTS", default=5)
+AMENDS_RETRY_BACKOFF_SECONDS = env.float("AMENDS_RETRY_BACKOFF_SECONDS", default=2.0)
+# A delivery claimed this long ago and still not recorded lost its worker: it goes to review.
+AMENDS_SEND_STALE_SECONDS = env.int("AMENDS_SEND_STALE_SECONDS", default=300)
 ANYMAIL = {
     key: value
     for key, value in {
@@ -143,7 +157,9 @@ ANYMAIL = {
         "AMAZON_SES_CLIENT_PARAMS": {"region_name": env("AWS_REGION", default="")}
         if env("AWS_REGION", default="")
         else "",
+        "MAILGUN_API_URL": env("MAILGUN_API_URL", default=""),
         "WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET", default=""),
+        "REQUESTS_TIMEOUT": env.int("ANYMAIL_REQUESTS_TIMEOUT", default=30),
     }.items()
     if value
 }

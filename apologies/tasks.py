@@ -1,0 +1,44 @@
+import time
+
+from celery import shared_task
+from celery.signals import worker_ready
+from django.db import transaction
+
+from . import services
+
+EAGER_WAIT_SECONDS = 30
+
+
+@shared_task(bind=True)
+def send_batch(self, campaign_id: int) -> str:
+    """One batch, then the next: a chain per sender that ends when the campaign stops or is done."""
+    if self.request.is_eager:
+        return _send_in_place(campaign_id)
+    result = services.campaign_send_batch(campaign_id=campaign_id)
+    if result == "more":
+        transaction.on_commit(lambda: send_batch.delay(campaign_id))
+    elif result == "waiting":
+        # Retries with a backoff, or another worker's batch in flight: look again shortly.
+        send_batch.apply_async((campaign_id,), countdown=1)
+    return result
+
+
+def _send_in_place(campaign_id: int) -> str:
+    # Without a worker (tests, eager mode) a chain of tasks would recurse: loop instead.
+    deadline = time.monotonic() + EAGER_WAIT_SECONDS
+    while True:
+        result = services.campaign_send_batch(campaign_id=campaign_id)
+        if result == "waiting" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        elif result != "more":
+            return result
+
+
+@shared_task
+def resume_stalled_campaigns() -> int:
+    return services.campaigns_resume_stalled()
+
+
+@worker_ready.connect
+def _resume_on_start(**kwargs) -> None:
+    resume_stalled_campaigns.delay()
