@@ -185,7 +185,11 @@ def _refused_connection(exc: Exception) -> bool:
 
 
 def _describe(exc: Exception) -> str:
-    return " ".join(str(exc).split())[:300]
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - an error without a response must still be described
+        text = " ".join(str(a) for a in exc.args)
+    return " ".join(text.split())[:300]
 
 
 def send_deliveries(*, campaign: Campaign, deliveries: list[Delivery]) -> Iterator[tuple[list[Delivery], Outcome]]:
@@ -287,9 +291,10 @@ def send_test(*, campaign: Campaign, recipient: Recipient, to: list[str]) -> Non
         rendered.html = (
             f'<p style="background:#fff3e0;padding:8px"><strong>{escape(banner)}</strong></p>' + rendered.html
         )
-    message = _message(campaign, to, rendered)
-    message.metadata = {"test": "true", "campaign_id": str(campaign.id)}
-    message.send()
+    for address in to:
+        message = _message(campaign, [address], rendered)
+        message.metadata = {"test": "true", "campaign_id": str(campaign.id)}
+        message.send()
 
 
 class CapturedEmailBackend(BaseEmailBackend):

@@ -374,6 +374,10 @@ def campaign_reject(*, campaign: Campaign, user, reason: str) -> None:
 
 
 def _transition(campaign: Campaign, status: str, user, action: str, detail: str = "") -> None:
+    if not campaign.can_become(status):
+        raise CampaignError(
+            f"A {campaign.get_status_display().lower()} campaign cannot become {Campaign.Status(status).label.lower()}."
+        )
     # Conditional on the status we read, so two people clicking at once cannot both win.
     updated = Campaign.objects.filter(id=campaign.id, status=campaign.status).update(
         status=status,

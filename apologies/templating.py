@@ -35,7 +35,7 @@ PLACEHOLDERS: dict[str, str] = {
 INVITATION_ONLY = {"resubscribe_url", "short_code"}
 
 TAG = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
-INNER = re.compile(r'^\s*([a-z_]+)\s*(?:or\s+"([^"{}]*)"\s*)?$')
+INNER = re.compile(r'^\s*([a-z_][a-z0-9_]*)\s*(?:or\s+"([^"{}]*)"\s*)?$')
 
 
 class TemplateError(ValueError):
