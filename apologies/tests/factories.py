@@ -6,7 +6,9 @@ from incidents.models import AffectedPerson, Contact
 from incidents.tests.factories import T0, IncidentFactory  # noqa: F401 - re-exported for apology tests
 
 
-def person(incident, email: str, *, state: str = "subscribed", messages: int = 3, bounced: bool = False) -> AffectedPerson:
+def person(
+    incident, email: str, *, state: str = "subscribed", messages: int = 3, bounced: bool = False
+) -> AffectedPerson:
     return AffectedPerson.objects.create(
         incident=incident,
         email=email,

@@ -120,8 +120,11 @@ def test_it_leaves_out_people_an_earlier_campaign_apologised_to(incident, market
     person(incident, "b@example.com")
     first = services.campaign_create(incident=incident, name="first", author=marketer)
     Delivery.objects.create(
-        campaign=first, recipient=first.recipients.get(email="a@example.com"), incident=incident,
-        email="a@example.com", channel=C.EMAIL,
+        campaign=first,
+        recipient=first.recipients.get(email="a@example.com"),
+        incident=incident,
+        email="a@example.com",
+        channel=C.EMAIL,
     )
     second = plan(incident, marketer)
     assert (second["a@example.com"].channel, second["a@example.com"].reason) == (C.NONE, R.ALREADY)

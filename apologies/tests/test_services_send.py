@@ -120,7 +120,9 @@ def test_it_never_emails_an_address_suppressed_after_planning(marketer, approver
     assert campaign.status == "completed"
 
 
-def test_it_pauses_between_batches_and_resumes_without_duplicates(marketer, approver, django_capture_on_commit_callbacks):
+def test_it_pauses_between_batches_and_resumes_without_duplicates(
+    marketer, approver, django_capture_on_commit_callbacks
+):
     campaign = ready(marketer, approver, people=20)
     with django_capture_on_commit_callbacks(execute=False):
         services.campaign_start(campaign=campaign, user=marketer)
@@ -171,12 +173,14 @@ def test_it_sends_batches_through_the_esp_batch_api(marketer, approver, settings
     assert delivery.esp_message_id == r.message_id
 
 
-def test_it_retries_429_and_500_until_each_is_sent_once(marketer, approver, settings, django_capture_on_commit_callbacks):
+def test_it_retries_429_and_500_until_each_is_sent_once(
+    marketer, approver, settings, django_capture_on_commit_callbacks
+):
     settings.AMENDS_SEND_MAX_ATTEMPTS = 20
     with MockMailgun(fail_rate=0.5, seed=3) as esp:
         for name, value in esp.settings().items():
             setattr(settings, name, value)
-        campaign = ready(marketer, approver, people=40, rate_per_second=5, pause_after_errors=50)
+        campaign = ready(marketer, approver, people=40, rate_per_second=10, pause_after_errors=50)
         start(campaign, marketer, django_capture_on_commit_callbacks)
     assert esp.failures > 0
     assert esp.counts() == {f"p{i:03d}@example.com": 1 for i in range(40)}
@@ -234,17 +238,28 @@ def test_it_allows_one_apology_per_person_per_incident_in_the_database(marketer,
     other = services.campaign_create(incident=campaign.incident, name="again", author=marketer, allow_follow_up=True)
     with pytest.raises(IntegrityError), transaction.atomic():
         Delivery.objects.create(
-            campaign=other, recipient=other.recipients.get(), incident=campaign.incident,
-            email=recipient.email, channel=Recipient.Channel.EMAIL,
+            campaign=other,
+            recipient=other.recipients.get(),
+            incident=campaign.incident,
+            email=recipient.email,
+            channel=Recipient.Channel.EMAIL,
         )
     Delivery.objects.create(
-        campaign=other, recipient=other.recipients.get(), incident=campaign.incident,
-        email=recipient.email, channel=Recipient.Channel.EMAIL, follow_up=True,
+        campaign=other,
+        recipient=other.recipients.get(),
+        incident=campaign.incident,
+        email=recipient.email,
+        channel=Recipient.Channel.EMAIL,
+        follow_up=True,
     )
     with pytest.raises(IntegrityError), transaction.atomic():
         Delivery.objects.create(
-            campaign=campaign, recipient=recipient, incident=campaign.incident,
-            email=recipient.email, channel=Recipient.Channel.EMAIL, follow_up=True,
+            campaign=campaign,
+            recipient=recipient,
+            incident=campaign.incident,
+            email=recipient.email,
+            channel=Recipient.Channel.EMAIL,
+            follow_up=True,
         )
 
 
