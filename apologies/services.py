@@ -703,7 +703,7 @@ def campaign_progress(*, campaign: Campaign) -> dict:
     return {
         "status": campaign.status,
         "status_label": campaign.get_status_display(),
-        "finished": campaign.status in (Campaign.Status.COMPLETED, Campaign.Status.CANCELLED),
+        "finished": campaign.status != Campaign.Status.SENDING,
         "percent": int(100 * done / total) if total else 0,
         "total": total,
         "queued": counts.get("queued", 0),

@@ -14,8 +14,9 @@ ROLES: dict[str, list[str]] = {
         "apologies.view_*",
         "apologies.add_*",
         "apologies.change_*",
+        "apologies.send_*",
     ],
-    "approver": ["incidents.view_*", "apologies.view_*", "apologies.approve_*"],
+    "approver": ["incidents.view_*", "apologies.view_*", "apologies.approve_*", "apologies.send_*"],
 }
 
 

@@ -85,6 +85,7 @@ def incident_detail(request: HttpRequest, incident_id: int) -> HttpResponse:
         ],
         "charts": charts,
         "imports": incident.imports.all()[:20],
+        "campaigns": incident.campaigns.select_related("author"),
         "upload_form": SendLogUploadForm(),
     }
     return render(request, "incidents/detail.html", ctx)
