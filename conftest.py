@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
+import sys
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -92,3 +96,48 @@ def needs_redis():
     url = os.environ.get("CELERY_BROKER_URL", "")
     service_needed("Redis", url.startswith("redis://"), reachable(url, 6379) if url else False)
     return url
+
+
+ROOT = Path(__file__).resolve().parent
+
+
+def start_worker(settings, **env: str) -> subprocess.Popen:
+    """A real Celery worker process on the test database (the test must use transactional_db)."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    environ = dict(
+        os.environ,
+        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        CONN_MAX_AGE="0",
+        **env,
+    )
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--loglevel=WARNING",
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        cwd=ROOT,
+        env=environ,
+    )
+
+
+def stop_worker(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -620,7 +620,7 @@ def _finish_if_done(campaign: Campaign) -> str:
     )
     if open_rows.filter(status=Delivery.Status.QUEUED).exists():
         return "waiting"  # retries with a backoff that is not due yet
-    if open_rows.exists():
+    if open_rows.exists() and not deliveries_reconcile(campaign=campaign):
         return "waiting"  # another worker's batch is in flight
     try:
         campaign.finished_at = timezone.now()
@@ -641,7 +641,7 @@ def _summary(campaign: Campaign) -> str:
     return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
 
 
-def deliveries_reconcile(*, older_than_seconds: int | None = None) -> int:
+def deliveries_reconcile(*, campaign: Campaign | None = None, older_than_seconds: int | None = None) -> int:
     """Deliveries left SENDING by a dead worker: the ESP may or may not have them, so a person checks.
 
     Never resent blindly: sending again could be the second email this tool exists to prevent.
@@ -649,7 +649,10 @@ def deliveries_reconcile(*, older_than_seconds: int | None = None) -> int:
     if older_than_seconds is None:
         older_than_seconds = settings.AMENDS_SEND_STALE_SECONDS
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    return Delivery.objects.filter(status=Delivery.Status.SENDING, claimed_at__lt=cutoff).update(
+    stuck = Delivery.objects.filter(status=Delivery.Status.SENDING, claimed_at__lt=cutoff)
+    if campaign is not None:
+        stuck = stuck.filter(campaign=campaign)
+    return stuck.update(
         status=Delivery.Status.REVIEW,
         error="the worker stopped while sending: check the ESP's log before resending",
     )

@@ -1,76 +1,32 @@
 """The production shape: uploads run in a real Celery worker on Redis, against PostgreSQL."""
 
-import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 from django.urls import reverse
 
 from config.celery import app as celery_app
+from conftest import start_worker, stop_worker
 from incidents.models import Import, SendEvent
 
 from .factories import IncidentFactory, burst, write_ndjson
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def start_worker(settings) -> subprocess.Popen:
-    db = connection.settings_dict
-    env = dict(
-        os.environ,
-        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        MEDIA_ROOT=str(settings.MEDIA_ROOT),
-        CONN_MAX_AGE="0",
-        IMPORT_STALE_SECONDS="2",
-    )
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool=solo",
-            "--loglevel=WARNING",
-            "--without-heartbeat",
-            "--without-mingle",
-            "--without-gossip",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
 
 @pytest.fixture
 def worker(needs_postgres, needs_redis, settings):
     """A celery worker process on the test database; tasks go through Redis, not eagerly."""
     celery_app.conf.task_always_eager = False
-    procs = [start_worker(settings)]
+    procs = [start_worker(settings, IMPORT_STALE_SECONDS="2")]
     try:
         yield procs
     finally:
         celery_app.conf.task_always_eager = True
         for proc in procs:
-            if proc.poll() is None:
-                stop(proc)
+            stop_worker(proc)
 
 
 def wait_for(imp: Import, timeout: float = 60) -> Import:
@@ -150,7 +106,7 @@ def test_it_imports_each_event_once_after_the_worker_is_killed_mid_import(worker
     assert SendEvent.objects.count() == 0
     # A new worker finds the import whose heartbeat stopped and runs it again from the start.
     time.sleep(2.5)
-    worker.append(start_worker(settings))
+    worker.append(start_worker(settings, IMPORT_STALE_SECONDS="2"))
     imp = wait_for(imp, timeout=120)
     assert imp.status == Import.Status.DONE, imp.message
     assert SendEvent.objects.count() == len(events)
