@@ -565,17 +565,18 @@ def _record(campaign: Campaign, deliveries: list[Delivery], outcome: mail.Outcom
     now = timezone.now()
     ids = [d.id for d in deliveries]
     if outcome.kind == mail.Outcome.SENT:
+        by_message_id: dict[str, list[int]] = {}
         for d in deliveries:
             if d.email in outcome.refused:
                 Delivery.objects.filter(id=d.id, status=Delivery.Status.SENDING).update(
                     status=Delivery.Status.FAILED, error=outcome.refused[d.email][:500]
                 )
-                continue
-            Delivery.objects.filter(id=d.id, status=Delivery.Status.SENDING).update(
-                status=Delivery.Status.SENT,
-                sent_at=now,
-                esp_message_id=outcome.message_ids.get(d.email, "")[:255],
-                error="",
+            else:
+                by_message_id.setdefault(outcome.message_ids.get(d.email, "")[:255], []).append(d.id)
+        # A batch API gives the whole batch one message id: one UPDATE, not one per person.
+        for message_id, ids in by_message_id.items():
+            Delivery.objects.filter(id__in=ids, status=Delivery.Status.SENDING).update(
+                status=Delivery.Status.SENT, sent_at=now, esp_message_id=message_id, error=""
             )
         Campaign.objects.filter(id=campaign.id).update(consecutive_errors=0)
         return
