@@ -87,7 +87,8 @@ def headers_for(delivery_id: int) -> dict[str, str]:
     }
 
 
-def values_for(campaign: Campaign, recipient: Recipient, template: CampaignTemplate, *, as_html: bool) -> dict:
+def values_for(campaign: Campaign, recipient: Recipient, template: CampaignTemplate) -> tuple[dict, dict]:
+    """The placeholder values for the text parts and for the HTML part (which differ only in the invitation)."""
     incident = campaign.incident
     contact = recipient.contact
     values = {
@@ -102,20 +103,19 @@ def values_for(campaign: Campaign, recipient: Recipient, template: CampaignTempl
         "what_happened": incident.what_happened,
         "the_fix": incident.fix,
         "sender_name": campaign.sender_name,
-        "resubscribe_url": resubscribe_url(recipient),
-        "short_code": recipient.short_code,
+        "resubscribe_url": "",
+        "short_code": "",
+        "invitation": "",
     }
-    values["invitation"] = invitation_for(recipient, template, values, as_html=as_html)
-    return values
-
-
-def invitation_for(recipient: Recipient, template: CampaignTemplate, values: dict, *, as_html: bool):
-    if not recipient.invite_allowed or not template.invitation:
-        return mark_safe("") if as_html else ""
-    text = templating.render(template.invitation, values, as_html=False)
-    if as_html:
-        return mark_safe(f'<p class="invitation">{urlize(escape(text))}</p>')
-    return text
+    html_values = dict(values, invitation=mark_safe(""))
+    if recipient.invite_allowed and template.invitation:
+        # Only the invitation carries the way back, and only where the country's rule allows it.
+        values["resubscribe_url"] = html_values["resubscribe_url"] = resubscribe_url(recipient)
+        values["short_code"] = html_values["short_code"] = recipient.short_code
+        text = templating.render(template.invitation, values, as_html=False)
+        values["invitation"] = text
+        html_values["invitation"] = mark_safe(f'<p class="invitation">{urlize(escape(text))}</p>')
+    return values, html_values
 
 
 @dataclass
@@ -129,8 +129,7 @@ def render_for(campaign: Campaign, recipient: Recipient, template: CampaignTempl
     from .services import template_for
 
     template = template or template_for(campaign, recipient)
-    text_values = values_for(campaign, recipient, template, as_html=False)
-    html_values = values_for(campaign, recipient, template, as_html=True)
+    text_values, html_values = values_for(campaign, recipient, template)
     return Rendered(
         subject=templating.render(template.subject, text_values, as_html=False),
         text=templating.render(template.text_body, text_values, as_html=False),
@@ -252,8 +251,7 @@ def _send_batch(connection, campaign: Campaign, template: CampaignTemplate, grou
     message.merge_metadata = {}
     message.merge_headers = {}
     for d in group:
-        text_values = values_for(campaign, d.recipient, template, as_html=False)
-        html_values = values_for(campaign, d.recipient, template, as_html=True)
+        text_values, html_values = values_for(campaign, d.recipient, template)
         values = templating.merge_values({k: v for k, v in keys.items() if not k[1]}, text_values)
         values.update(templating.merge_values({k: v for k, v in keys.items() if k[1]}, html_values))
         message.merge_data[d.email] = values

@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
+from django.core import signing
 from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
@@ -730,3 +731,29 @@ def test_send(*, campaign: Campaign, recipient: Recipient, user) -> int:
     mail.send_test(campaign=campaign, recipient=recipient, to=addresses)
     _audit(campaign, user, "test sent", f"{recipient.email}'s apology to {', '.join(addresses)}")
     return len(addresses)
+
+
+# Unsubscribing
+
+
+def mask_email(email: str) -> str:
+    """j***@example.com: enough for the person to recognise, not enough to read someone's address."""
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def delivery_for_unsubscribe_token(token: str) -> Delivery | None:
+    try:
+        delivery_id = signing.loads(token, salt=mail.UNSUBSCRIBE_SALT)
+    except signing.BadSignature:
+        return None
+    return Delivery.objects.filter(id=delivery_id).select_related("campaign").first()
+
+
+def unsubscribe(*, delivery: Delivery, source: str) -> None:
+    """Unsubscribing is immediate and needs no confirmation: it only ever stops email."""
+    Suppression.objects.get_or_create(
+        email=delivery.email,
+        reason=Suppression.Reason.UNSUBSCRIBED,
+        defaults={"source": f"{source} unsubscribe from campaign {delivery.campaign_id}"[:200]},
+    )

@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from incidents.models import Incident
@@ -485,3 +486,19 @@ def policies(request: HttpRequest) -> HttpResponse:
             )
             return redirect("apologies:policies")
     return render(request, "apologies/policies.html", {"form": form, "policies": CountryPolicy.objects.all()})
+
+
+# Public: the unsubscribe link every apology email carries (List-Unsubscribe, RFC 8058).
+
+
+@csrf_exempt
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows what a click would do; POST (the one-click header's, no cookies) unsubscribes at once."""
+    delivery = services.delivery_for_unsubscribe_token(token)
+    if delivery is None:
+        return render(request, "apologies/public/unsubscribe_invalid.html", status=400)
+    masked = services.mask_email(delivery.email)
+    if request.method == "POST":
+        services.unsubscribe(delivery=delivery, source="one-click" if "List-Unsubscribe" in request.POST else "link")
+        return render(request, "apologies/public/unsubscribed.html", {"masked": masked})
+    return render(request, "apologies/public/unsubscribe.html", {"masked": masked, "token": token})

@@ -145,6 +145,15 @@ class Command(BaseCommand):
             ignore_conflicts=True,
         )
         services.ledger_compute(incident=incident)
+        from apologies.services import campaign_create
+
+        campaign_create(
+            incident=incident,
+            name="Our apology",
+            author=User.objects.get(username="marketer"),
+            gift_tiers=[3],
+            seed_list="marketer@amends.localhost",
+        )
         self.stdout.write(
             f"Demo incident {incident.id}: {imp.imported} events, {incident.ledger_stats['people']} people hit."
         )
