@@ -238,6 +238,13 @@ class Delivery(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     esp_message_id = models.CharField(max_length=255, blank=True)
     error = models.CharField(max_length=500, blank=True)
+    # What the ESP's tracking webhooks told us afterwards.
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+    bounced_at = models.DateTimeField(null=True, blank=True)
+    complained_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -285,3 +292,110 @@ class CapturedEmail(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+
+class DeliveryEvent(models.Model):
+    """One tracking event from the ESP's webhook; the ESP's event id makes a replay count once."""
+
+    delivery = models.ForeignKey(Delivery, models.SET_NULL, null=True, blank=True, related_name="events")
+    esp_event_id = models.CharField(max_length=255, unique=True)
+    event_type = models.CharField(max_length=30)
+    recipient = models.CharField(max_length=254, blank=True)
+    message_id = models.CharField(max_length=255, blank=True)
+    occurred_at = models.DateTimeField()
+    description = models.CharField(max_length=500, blank=True)
+    raw = models.JSONField(default=dict)
+    applied = models.BooleanField(default=False)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.recipient}"
+
+
+class Reply(models.Model):
+    """An answer to an apology: by email (inbound webhook), or logged by staff after a call or a letter."""
+
+    class Kind(models.TextChoices):
+        THANKS = "thanks", "Thank you"
+        NEVER_AGAIN = "never_again", "Never email me again"
+        COMPLAINT = "complaint", "Complaint"
+        QUESTION = "question", "Question"
+        AUTO_REPLY = "auto_reply", "Auto-reply / out of office"
+        OTHER = "other", "Other"
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        PHONE = "phone", "Phone"
+        POST = "post", "Post"
+
+    class Match(models.TextChoices):
+        REPLY_TO = "reply_to", "Reply-To address"
+        REFERENCES = "references", "In-Reply-To / References"
+        SENDER = "sender", "Sender address"
+        STAFF = "staff", "Logged by staff"
+        NONE = "none", "Not matched"
+
+    campaign = models.ForeignKey(Campaign, models.CASCADE, null=True, blank=True, related_name="replies")
+    delivery = models.ForeignKey(Delivery, models.SET_NULL, null=True, blank=True, related_name="replies")
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    matched_by = models.CharField(max_length=12, choices=Match.choices, default=Match.NONE)
+    from_email = models.CharField(max_length=254, blank=True)
+    subject = models.CharField(max_length=500, blank=True)
+    text = models.TextField(blank=True)
+    html = models.TextField(blank=True)
+    message_id = models.CharField(max_length=500, blank=True)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.OTHER)
+    kind_set_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+")
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name_plural = "replies"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} from {self.from_email or 'someone'}"
+
+
+class Consent(models.Model):
+    """What a person chose on the public page, with the evidence a regulator would ask for."""
+
+    class Choice(models.TextChoices):
+        RESUBSCRIBE = "resubscribe", "Subscribed again"
+        STAY = "stay_unsubscribed", "Stayed unsubscribed"
+        NEVER = "never_again", "Never contact me again"
+
+    class Via(models.TextChoices):
+        EMAIL_LINK = "email_link", "Link in an email"
+        LETTER_LINK = "letter_link", "Link or QR code in a letter"
+        LETTER_CODE = "letter_code", "Code typed from a letter"
+
+    recipient = models.ForeignKey(Recipient, models.CASCADE, related_name="consents")
+    campaign = models.ForeignKey(Campaign, models.CASCADE, related_name="consents")
+    email = models.CharField(max_length=254)
+    choice = models.CharField(max_length=20, choices=Choice.choices)
+    via = models.CharField(max_length=12, choices=Via.choices)
+    channel = models.CharField(max_length=10, choices=Recipient.Channel.choices)
+    text_shown = models.TextField()
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    # Double opt-in: a re-signup from a typed code counts once the confirmation email is clicked.
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [
+            # A double POST, or a second click, records one choice of each kind per person and campaign.
+            models.UniqueConstraint(fields=["recipient", "choice"], name="consent_once_per_choice"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email}: {self.get_choice_display()}"
+
+    @property
+    def counts(self) -> bool:
+        return self.choice != self.Choice.RESUBSCRIBE or self.confirmation_sent_at is None or bool(self.confirmed_at)
