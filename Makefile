@@ -32,7 +32,7 @@ run: setup
 	$(PY) manage.py demo
 	@echo
 	@echo "  Amends is at http://$(HOST):$(PORT)/  log in as marketer / amends-demo"
-	@echo "  (also approver, viewer; admin for /admin/). Captured emails: var/mail/"
+	@echo "  (also approver, viewer; admin for /admin/). Emails are kept on the Outbox page."
 	@echo
 	$(VENV)/bin/celery -A config worker --pool=threads --concurrency=2 --loglevel=WARNING & \
 	trap 'kill $$! 2>/dev/null' EXIT INT TERM; \

@@ -98,6 +98,7 @@ class TemplateForm(forms.ModelForm):
     class Meta:
         model = CampaignTemplate
         fields = ["subject", "text_body", "html_body", "letter_body", "invitation"]
+        labels = {"text_body": "Text body", "html_body": "HTML body", "letter_body": "Letter body (HTML)"}
         widgets = {
             "text_body": forms.Textarea(attrs={"rows": 14, "class": "mono"}),
             "html_body": forms.Textarea(attrs={"rows": 14, "class": "mono"}),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -118,6 +119,11 @@ def values_for(campaign: Campaign, recipient: Recipient, template: CampaignTempl
     return values, html_values
 
 
+def tidy_text(text: str) -> str:
+    # A left-out invitation must not leave a hole of blank lines in the plain-text email.
+    return re.sub(r"\n{3,}", "\n\n", text)
+
+
 @dataclass
 class Rendered:
     subject: str
@@ -132,7 +138,7 @@ def render_for(campaign: Campaign, recipient: Recipient, template: CampaignTempl
     text_values, html_values = values_for(campaign, recipient, template)
     return Rendered(
         subject=templating.render(template.subject, text_values, as_html=False),
-        text=templating.render(template.text_body, text_values, as_html=False),
+        text=tidy_text(templating.render(template.text_body, text_values, as_html=False)),
         html=templating.render(template.html_body, html_values, as_html=True) if template.html_body else "",
     )
 

@@ -84,6 +84,9 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "pause_form": PauseForm(),
         "stale": campaign.status == Campaign.Status.APPROVED and campaign.approval_is_stale(),
         "audience": services.audience_label(campaign),
+        "letters_waiting": campaign.deliveries.filter(
+            channel=Recipient.Channel.LETTER, status=Delivery.Status.QUEUED
+        ).count(),
     }
     return render(request, "apologies/detail.html", ctx)
 
@@ -400,14 +403,14 @@ def recipient_preview(request: HttpRequest, recipient_id: int) -> HttpResponse:
     template = services.template_for(campaign, recipient)
     rendered = mail.render_for(campaign, recipient, template)
     delivery = recipient.deliveries.first()
-    headers = mail.headers_for(delivery.id if delivery else 0)
+    headers = mail.headers_for(delivery.id) if delivery else {}
     ctx = {
         "campaign": campaign,
         "recipient": recipient,
         "template": template,
         "rendered": rendered,
-        "reply_to": headers["Reply-To"],
-        "list_unsubscribe": headers["List-Unsubscribe"],
+        "reply_to": headers.get("Reply-To", "set when sending starts (it names the delivery)"),
+        "list_unsubscribe": headers.get("List-Unsubscribe", "set when sending starts (one-click, RFC 8058)"),
         "override_form": OverrideForm(initial={"channel": recipient.channel}),
         "resubscribe_url": mail.resubscribe_url(recipient) if recipient.invite_allowed else "",
     }
