@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 SORRY_SALT = "amends.sorry"
 UNSUBSCRIBE_SALT = "amends.unsubscribe"
 REPLY_SALT = "amends.reply"
+CONFIRM_SALT = "amends.confirm"
 
 # ESPs whose batch API merges per-recipient values into one message body, and their merge syntax.
 BATCH_ESPS = {
@@ -299,6 +300,26 @@ def send_test(*, campaign: Campaign, recipient: Recipient, to: list[str]) -> Non
         message = _message(campaign, [address], rendered)
         message.metadata = {"test": "true", "campaign_id": str(campaign.id)}
         message.send()
+
+
+def send_confirmation(*, consent) -> None:
+    """Double opt-in for a re-signup from a code typed off a letter: the address owner confirms."""
+    from django.template.loader import render_to_string
+
+    token = signing.dumps(consent.id, salt=CONFIRM_SALT)
+    context = {
+        "brand": settings.AMENDS_BRAND_NAME,
+        "confirm_url": public_url(settings.AMENDS_SORRY_PATH + "confirm/" + token),
+    }
+    message = EmailMultiAlternatives(
+        subject=render_to_string("apologies/email/confirm_subject.txt", context).strip(),
+        body=render_to_string("apologies/email/confirm.txt", context),
+        from_email=f"{settings.AMENDS_BRAND_NAME} <{settings.AMENDS_FROM_ADDRESS}>",
+        to=[consent.email],
+    )
+    message.attach_alternative(render_to_string("apologies/email/confirm.html", context), "text/html")
+    message.metadata = {"consent_id": str(consent.id)}
+    message.send()
 
 
 class CapturedEmailBackend(BaseEmailBackend):

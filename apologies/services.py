@@ -21,10 +21,13 @@ from incidents.models import AffectedPerson, Contact, Suppression
 
 from . import mail, templating
 from .models import (
+    CODE_ALPHABET,
+    CODE_LENGTH,
     EU_UK,
     AuditEvent,
     Campaign,
     CampaignTemplate,
+    Consent,
     CountryPolicy,
     Delivery,
     Recipient,
@@ -757,3 +760,133 @@ def unsubscribe(*, delivery: Delivery, source: str) -> None:
         reason=Suppression.Reason.UNSUBSCRIBED,
         defaults={"source": f"{source} unsubscribe from campaign {delivery.campaign_id}"[:200]},
     )
+
+
+# The way back: the public page
+
+
+def sorry_recipient(token: str) -> Recipient | None:
+    """The person a signed link from a letter, a QR code or an email belongs to; None if tampered or expired."""
+    try:
+        recipient_id = signing.loads(
+            token, salt=mail.SORRY_SALT, max_age=timedelta(days=settings.AMENDS_SORRY_LINK_DAYS)
+        )
+    except signing.BadSignature:
+        return None
+    return Recipient.objects.filter(id=recipient_id).select_related("campaign__incident", "contact").first()
+
+
+# Typed from paper: forgive what people misread. None of 0 O 1 I L is ever printed.
+LOOK_ALIKES = {"0": "DQ", "O": "DQ", "1": "7JT", "I": "7JT", "L": "7JT", "5": "5S", "S": "S5", "2": "2Z", "Z": "Z2",
+               "8": "8B", "B": "B8", "6": "6G", "G": "G6", "U": "UV", "V": "VU"}
+
+
+def code_candidates(typed: str) -> list[str]:
+    """Codes the person may have meant: case, spaces and hyphens ignored, look-alikes tried."""
+    raw = "".join(ch for ch in typed.upper() if ch.isalnum())
+    if len(raw) != CODE_LENGTH:
+        return []
+    options = [LOOK_ALIKES.get(ch, ch) for ch in raw]
+    if any(ch not in CODE_ALPHABET for opts in options for ch in opts if len(opts) == 1):
+        return []
+    candidates = [""]
+    for opts in options:
+        candidates = [c + ch for c in candidates for ch in opts if ch in CODE_ALPHABET]
+        if len(candidates) > 512:
+            candidates = candidates[:512]
+    return [f"{c[:4]}-{c[4:]}" for c in candidates]
+
+
+def code_recipient(typed: str) -> Recipient | None:
+    candidates = code_candidates(typed)
+    if not candidates:
+        return None
+    # Codes are unique per campaign; should two campaigns share one, the newest letter wins.
+    return (
+        Recipient.objects.filter(short_code__in=candidates, channel=Recipient.Channel.LETTER)
+        .select_related("campaign__incident", "contact")
+        .order_by("-campaign__created", "short_code")
+        .first()
+    )
+
+
+def code_tries_left(ip: str) -> int:
+    from django.core.cache import cache
+
+    return max(0, settings.AMENDS_CODE_TRIES - (cache.get(f"amends:codetries:{ip}") or 0))
+
+
+def code_try_failed(ip: str) -> None:
+    from django.core.cache import cache
+
+    key = f"amends:codetries:{ip}"
+    cache.add(key, 0, timeout=settings.AMENDS_CODE_TRIES_WINDOW)
+    try:
+        cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, timeout=settings.AMENDS_CODE_TRIES_WINDOW)
+
+
+def consent_text(choice: str, masked: str) -> str:
+    """The exact words next to the button; stored with the consent as evidence of what was agreed."""
+    brand = settings.AMENDS_BRAND_NAME
+    return {
+        Consent.Choice.RESUBSCRIBE: f"Yes, send emails from {brand} to {masked} again. I can unsubscribe at any time.",
+        Consent.Choice.STAY: f"No thanks: keep {masked} unsubscribed from {brand}'s emails.",
+        Consent.Choice.NEVER: f"Never contact {masked} again, by email or by post.",
+    }[choice]
+
+
+def consent_record(*, recipient: Recipient, choice: str, via: str, ip: str | None, user_agent: str) -> Consent:
+    """Record a choice made on the public page and act on it; a second POST changes nothing."""
+    masked = mask_email(recipient.email)
+    consent, created = Consent.objects.get_or_create(
+        recipient=recipient,
+        choice=choice,
+        defaults={
+            "campaign": recipient.campaign,
+            "email": recipient.email,
+            "via": via,
+            "channel": recipient.channel,
+            "text_shown": consent_text(choice, masked),
+            "ip": ip,
+            "user_agent": user_agent[:500],
+        },
+    )
+    if not created:
+        return consent
+    if choice == Consent.Choice.NEVER:
+        Suppression.objects.get_or_create(
+            email=recipient.email,
+            reason=Suppression.Reason.NEVER_AGAIN,
+            defaults={"source": f"public page, campaign {recipient.campaign_id}"},
+        )
+    elif choice == Consent.Choice.RESUBSCRIBE:
+        if via == Consent.Via.LETTER_CODE and settings.AMENDS_DOUBLE_OPT_IN_FOR_CODES:
+            # Anyone can type a code from a letter: the address owner confirms by email first.
+            mail.send_confirmation(consent=consent)
+            Consent.objects.filter(id=consent.id).update(confirmation_sent_at=timezone.now())
+            consent.refresh_from_db()
+        else:
+            resubscribe_apply(consent=consent)
+    return consent
+
+
+def consent_for_confirm_token(token: str) -> Consent | None:
+    try:
+        consent_id = signing.loads(token, salt=mail.CONFIRM_SALT, max_age=timedelta(days=30))
+    except signing.BadSignature:
+        return None
+    return Consent.objects.filter(id=consent_id, choice=Consent.Choice.RESUBSCRIBE).first()
+
+
+def consent_confirm(*, consent: Consent) -> None:
+    if Consent.objects.filter(id=consent.id, confirmed_at__isnull=True).update(confirmed_at=timezone.now()):
+        consent.refresh_from_db()
+        resubscribe_apply(consent=consent)
+
+
+def resubscribe_apply(*, consent: Consent) -> None:
+    """The person asked to hear from us again: lift their 'unsubscribed' suppression (nothing else)."""
+    Suppression.objects.filter(email=consent.email, reason=Suppression.Reason.UNSUBSCRIBED).delete()
+    _audit(consent.campaign, None, "re-subscribed", f"{mask_email(consent.email)} via {consent.get_via_display().lower()}")

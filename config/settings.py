@@ -138,7 +138,16 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Amends <sorry@amends.loc
 AMENDS_FROM_ADDRESS = env("AMENDS_FROM_ADDRESS", default="sorry@amends.localhost")
 # Replies come back to reply+<signed delivery id>@this domain (inbound webhook), unsubscribes too.
 AMENDS_REPLY_DOMAIN = env("AMENDS_REPLY_DOMAIN", default="replies.amends.localhost")
-AMENDS_SORRY_PATH = env("AMENDS_SORRY_PATH", default="/sorry/")
+AMENDS_SORRY_PATH = "/" + env("AMENDS_SORRY_PATH", default="/sorry/").strip("/") + "/"
+AMENDS_SORRY_LINK_DAYS = env.int("AMENDS_SORRY_LINK_DAYS", default=365)
+# Wrong codes typed on the public page, per IP address and window (seconds): then HTTP 429.
+AMENDS_CODE_TRIES = env.int("AMENDS_CODE_TRIES", default=10)
+AMENDS_CODE_TRIES_WINDOW = env.int("AMENDS_CODE_TRIES_WINDOW", default=600)
+AMENDS_DOUBLE_OPT_IN_FOR_CODES = env.bool("AMENDS_DOUBLE_OPT_IN_FOR_CODES", default=True)
+# The public page wears the brand's name, logo (a path under static/ or an https URL on your own host) and colour.
+AMENDS_BRAND_NAME = env("AMENDS_BRAND_NAME", default="Amends demo")
+AMENDS_BRAND_LOGO = env("AMENDS_BRAND_LOGO", default="")
+AMENDS_BRAND_COLOR = env("AMENDS_BRAND_COLOR", default="#b3261e")
 # None: use the ESP's batch API where Amends knows it (Mailgun, SendGrid); False: one message per call.
 AMENDS_ESP_BATCH = None if env("AMENDS_ESP_BATCH", default="auto") == "auto" else env.bool("AMENDS_ESP_BATCH")
 AMENDS_SINGLE_BATCH_SIZE = env.int("AMENDS_SINGLE_BATCH_SIZE", default=20)

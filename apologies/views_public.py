@@ -1,0 +1,109 @@
+"""The public side: the page people reach from a letter, a QR code or an email. No login, no cookies needed.
+
+GET never changes anything (mail scanners open links); every POST is tied to a signed token or a code,
+so they carry no CSRF token: only the person holding the letter or the email can make the choice.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+
+from . import mail, services
+from .models import Consent, Recipient
+
+
+def brand() -> dict:
+    logo = settings.AMENDS_BRAND_LOGO
+    if logo and not logo.startswith(("/", "https://")):
+        from django.templatetags.static import static
+
+        logo = static(logo)
+    return {"brand_name": settings.AMENDS_BRAND_NAME, "brand_logo": logo, "brand_color": settings.AMENDS_BRAND_COLOR}
+
+
+def _page(request: HttpRequest, template: str, ctx: dict | None = None, status: int = 200) -> HttpResponse:
+    response = render(request, f"apologies/public/{template}", {**brand(), **(ctx or {})}, status=status)
+    # Personal pages: never cached by a proxy, never indexed.
+    response["Cache-Control"] = "private, no-store"
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def _ip(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR", "")
+
+
+@csrf_exempt
+def sorry_code(request: HttpRequest) -> HttpResponse:
+    """The easy URL from the letter: type the code, land on your own page."""
+    if request.method != "POST":
+        return _page(request, "code.html")
+    ip = _ip(request)
+    if services.code_tries_left(ip) <= 0:
+        return _page(request, "too_many.html", status=429)
+    typed = request.POST.get("code", "")
+    recipient = services.code_recipient(typed)
+    if recipient is None:
+        services.code_try_failed(ip)
+        return _page(
+            request,
+            "code.html",
+            {"typed": typed, "wrong": True, "tries_left": services.code_tries_left(ip)},
+            status=404 if typed.strip() else 400,
+        )
+    return redirect(reverse("sorry_person", args=[mail.sorry_token(recipient)]) + "?via=code", permanent=False)
+
+
+def _via(request: HttpRequest, recipient: Recipient) -> str:
+    if request.GET.get("via") == "code" or request.POST.get("via") == "code":
+        return Consent.Via.LETTER_CODE
+    return Consent.Via.LETTER_LINK if recipient.channel == Recipient.Channel.LETTER else Consent.Via.EMAIL_LINK
+
+
+@csrf_exempt
+def sorry_person(request: HttpRequest, token: str) -> HttpResponse:
+    recipient = services.sorry_recipient(token)
+    if recipient is None:
+        return _page(request, "invalid.html", status=400)
+    masked = services.mask_email(recipient.email)
+    via = _via(request, recipient)
+    if request.method == "POST":
+        choice = request.POST.get("choice", "")
+        if choice not in Consent.Choice.values:
+            return redirect(request.path)
+        consent = services.consent_record(
+            recipient=recipient,
+            choice=choice,
+            via=via,
+            ip=_ip(request) or None,
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
+        return _page(request, "done.html", {"consent": consent, "masked": masked, "recipient": recipient})
+    choices = [(value, services.consent_text(value, masked)) for value in Consent.Choice.values]
+    ctx = {
+        "recipient": recipient,
+        "incident": recipient.campaign.incident,
+        "first_name": recipient.contact.first_name if recipient.contact else "",
+        "masked": masked,
+        "choices": choices,
+        "via": "code" if via == Consent.Via.LETTER_CODE else "",
+        "earlier": recipient.consents.order_by("-created").first(),
+    }
+    return _page(request, "person.html", ctx)
+
+
+@csrf_exempt
+def sorry_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    consent = services.consent_for_confirm_token(token)
+    if consent is None:
+        return _page(request, "invalid.html", status=400)
+    masked = services.mask_email(consent.email)
+    if request.method == "POST":
+        services.consent_confirm(consent=consent)
+        consent.refresh_from_db()
+        return _page(request, "done.html", {"consent": consent, "masked": masked, "confirmed": True})
+    return _page(request, "confirm.html", {"consent": consent, "masked": masked})
