@@ -42,3 +42,8 @@ def resume_stalled_campaigns() -> int:
 @worker_ready.connect
 def _resume_on_start(**kwargs) -> None:
     resume_stalled_campaigns.delay()
+
+
+@shared_task
+def apply_tracking_event(event_id: int) -> bool:
+    return services.tracking_apply(event_id=event_id)

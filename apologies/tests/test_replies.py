@@ -48,7 +48,10 @@ def test_it_recognises_auto_replies():
 
 
 def test_it_shows_reply_html_without_scripts_or_remote_images():
-    html = '<p onclick="x()">Hi<script>alert(1)</script><img src="https://tracker.example/p.gif"></p><a href="javascript:x">l</a>'
+    html = (
+        '<p onclick="x()">Hi<script>alert(1)</script><img src="https://tracker.example/p.gif"></p>'
+        '<a href="javascript:x">l</a>'
+    )
     clean = replies.safe_html(html)
     assert "script" not in clean and "img" not in clean and "onclick" not in clean and "javascript" not in clean
     assert "<p>Hi</p>" in clean
