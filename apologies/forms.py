@@ -5,7 +5,7 @@ from django import forms
 from incidents.models import AffectedPerson
 
 from . import templating
-from .models import Campaign, CampaignTemplate, Recipient
+from .models import Campaign, CampaignTemplate, Recipient, Reply
 
 
 class AudienceMixin(forms.Form):
@@ -157,3 +157,10 @@ class CountryPolicyForm(forms.Form):
         if len(country) != 2 or not country.isalpha():
             raise forms.ValidationError("A two-letter ISO code, e.g. US, GB, DE.")
         return country
+
+
+class ReplyLogForm(forms.Form):
+    email = forms.EmailField(required=False, help_text="Whose reply, if known.")
+    channel = forms.ChoiceField(choices=[c for c in Reply.Channel.choices if c[0] != Reply.Channel.EMAIL])
+    kind = forms.ChoiceField(choices=Reply.Kind.choices)
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="What they said.")

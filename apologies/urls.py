@@ -29,4 +29,10 @@ urlpatterns = [
     path("outbox/", views.outbox, name="outbox"),
     path("outbox/<int:email_id>/", views.outbox_email, name="outbox_email"),
     path("policies/", views.policies, name="policies"),
+    path("<int:campaign_id>/replies/", views.campaign_replies, name="replies"),
+    path("<int:campaign_id>/replies/log/", views.reply_log, name="reply_log"),
+    path("replies/<int:reply_id>/kind/", views.reply_reclassify, name="reply_reclassify"),
+    path("<int:campaign_id>/results/", views.campaign_results, name="results"),
+    path("<int:campaign_id>/results.csv", views.campaign_results_csv, name="results_csv"),
+    path("incident/<int:incident_id>/results/", views.incident_results, name="incident_results"),
 ]

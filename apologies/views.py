@@ -6,7 +6,7 @@ import io
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from incidents.models import Incident
 from incidents.services import csv_safe
 
-from . import mail, services, templating
+from . import mail, replies, services, templating
 from .forms import (
     CampaignCreateForm,
     CampaignSettingsForm,
@@ -23,10 +23,11 @@ from .forms import (
     OverrideForm,
     PauseForm,
     RejectForm,
+    ReplyLogForm,
     TemplateForm,
     VariantForm,
 )
-from .models import Campaign, CampaignTemplate, CapturedEmail, CountryPolicy, Delivery, Recipient
+from .models import Campaign, CampaignTemplate, CapturedEmail, CountryPolicy, Delivery, Recipient, Reply
 
 view_required = permission_required("apologies.view_campaign", raise_exception=True)
 edit_required = permission_required("apologies.change_campaign", raise_exception=True)
@@ -505,3 +506,94 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         services.unsubscribe(delivery=delivery, source="one-click" if "List-Unsubscribe" in request.POST else "link")
         return render(request, "apologies/public/unsubscribed.html", {"masked": masked})
     return render(request, "apologies/public/unsubscribe.html", {"masked": masked, "token": token})
+
+
+# Replies and results
+
+
+@login_required
+@view_required
+def campaign_replies(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = _campaign(campaign_id)
+    replies_qs = campaign.replies.select_related("delivery", "kind_set_by")
+    kind = request.GET.get("kind", "")
+    if kind in Reply.Kind.values:
+        replies_qs = replies_qs.filter(kind=kind)
+    page = Paginator(replies_qs, 30).get_page(request.GET.get("page"))
+    rows = [(r, replies.strip_quoted(r.text), replies.safe_html(r.html) if r.html else "") for r in page]
+    ctx = {
+        "campaign": campaign,
+        "page": page,
+        "rows": rows,
+        "kind": kind,
+        "kinds": Reply.Kind.choices,
+        "counts": dict(campaign.replies.values_list("kind").annotate(n=Count("id")).order_by()),
+        "log_form": ReplyLogForm(),
+        "query": f"kind={kind}",
+    }
+    return render(request, "apologies/replies.html", ctx)
+
+
+@login_required
+@edit_required
+@require_POST
+def reply_reclassify(request: HttpRequest, reply_id: int) -> HttpResponse:
+    reply = get_object_or_404(Reply.objects.select_related("campaign"), id=reply_id)
+    kind = request.POST.get("kind", "")
+    if kind in Reply.Kind.values:
+        services.reply_reclassify(reply=reply, kind=kind, user=request.user)
+        messages.success(request, f"Reply from {reply.from_email or 'someone'} is now: {reply.get_kind_display()}.")
+    return redirect("apologies:replies", reply.campaign_id)
+
+
+@login_required
+@edit_required
+@require_POST
+def reply_log(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = _campaign(campaign_id)
+    form = ReplyLogForm(request.POST)
+    if form.is_valid():
+        services.reply_log(campaign=campaign, user=request.user, **form.cleaned_data)
+        messages.success(request, "Reply logged.")
+    else:
+        messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs))
+    return redirect("apologies:replies", campaign.id)
+
+
+@login_required
+@view_required
+def campaign_results(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = _campaign(campaign_id)
+    results = services.results_for(campaigns=[campaign], affected=campaign.incident.affected.count())
+    return render(
+        request, "apologies/results.html", {"campaign": campaign, "incident": campaign.incident, "r": results}
+    )
+
+
+@login_required
+@view_required
+def incident_results(request: HttpRequest, incident_id: int) -> HttpResponse:
+    incident = get_object_or_404(Incident, id=incident_id)
+    campaigns = list(incident.campaigns.all())
+    results = services.results_for(campaigns=campaigns, affected=incident.affected.count())
+    return render(request, "apologies/results.html", {"incident": incident, "campaigns": campaigns, "r": results})
+
+
+@login_required
+@view_required
+def campaign_results_csv(request: HttpRequest, campaign_id: int) -> StreamingHttpResponse:
+    campaign = _campaign(campaign_id)
+
+    def rows():
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(services.RESULT_COLUMNS)
+        for row in services.results_rows(campaign=campaign):
+            writer.writerow([csv_safe(row[c]) if isinstance(row[c], str) else row[c] for c in services.RESULT_COLUMNS])
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.id}-results.csv"'
+    return response

@@ -64,8 +64,24 @@
     });
   }
 
+  function resultsChart() {
+    var data = document.getElementById("results-data");
+    if (!data || !window.Chart) return;
+    var d = JSON.parse(data.textContent);
+    var palette = ["#b3261e", "#0b57d0", "#1b5e20", "#8a4b00", "#6a1b9a", "#37474f", "#00838f", "#ad1457"];
+    new Chart(document.getElementById("chart-results"), {
+      type: "bar",
+      data: {
+        labels: d.days,
+        datasets: d.series.map(function (s, i) { return { label: s.name, data: s.values, backgroundColor: palette[i % palette.length] }; }),
+      },
+      options: { animation: false, responsive: true, scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } },
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-progress-url]").forEach(poll);
   });
   window.addEventListener("load", charts);
+  window.addEventListener("load", resultsChart);
 })();
