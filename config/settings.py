@@ -148,6 +148,7 @@ AMENDS_DOUBLE_OPT_IN_FOR_CODES = env.bool("AMENDS_DOUBLE_OPT_IN_FOR_CODES", defa
 AMENDS_BRAND_NAME = env("AMENDS_BRAND_NAME", default="Amends demo")
 AMENDS_BRAND_LOGO = env("AMENDS_BRAND_LOGO", default="")
 AMENDS_BRAND_COLOR = env("AMENDS_BRAND_COLOR", default="#b3261e")
+AMENDS_BENCH_VIEWS = env.bool("AMENDS_BENCH_VIEWS", default=False)
 # None: use the ESP's batch API where Amends knows it (Mailgun, SendGrid); False: one message per call.
 AMENDS_ESP_BATCH = None if env("AMENDS_ESP_BATCH", default="auto") == "auto" else env.bool("AMENDS_ESP_BATCH")
 AMENDS_SINGLE_BATCH_SIZE = env.int("AMENDS_SINGLE_BATCH_SIZE", default=20)

@@ -1,0 +1,190 @@
+"""Landing benchmark: the personal landing page (GET) and the re-subscribe (POST) under gunicorn on
+PostgreSQL, measured with wrk at 32 connections beside a bare Django view rendering a static template.
+
+    .venv/bin/python bench/landing.py [--seconds S] [--connections C]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+ENV = {
+    "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/amends_bench"),
+    "CACHE_URL": os.environ.get("CACHE_URL", "redis://127.0.0.1:6379/12"),
+    "DJANGO_SETTINGS_MODULE": "config.settings",
+    "DEBUG": "false",
+    "SECURE_SSL_REDIRECT": "false",
+    "SECRET_KEY": "bench-only-" + "x" * 50,
+    "ALLOWED_HOSTS": "127.0.0.1",
+    "AMENDS_BENCH_VIEWS": "true",
+    "LOG_LEVEL": "WARNING",
+}
+os.environ.update(ENV)
+
+LUA = """
+local paths = {}
+for line in io.lines("%(paths)s") do paths[#paths + 1] = line end
+local counter = 0
+local method = "%(method)s"
+local body = "%(body)s"
+local headers = {["Content-Type"] = "application/x-www-form-urlencoded"}
+
+setup = function(thread)
+  thread:set("offset", math.random(#paths))
+end
+
+request = function()
+  counter = counter + 1
+  local path = paths[((counter + offset) %% #paths) + 1]
+  if method == "POST" then
+    return wrk.format("POST", path, headers, body)
+  end
+  return wrk.format("GET", path)
+end
+
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT requests=%%d duration_us=%%d p50_us=%%d p99_us=%%d errors=%%d status_errors=%%d\\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.timeout + e.status, e.status))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wrk(url: str, paths: list[str], *, method: str, seconds: int, connections: int, tmp: Path) -> dict:
+    paths_file = tmp / f"paths-{method}.txt"
+    paths_file.write_text("\n".join(paths) + "\n")
+    script = tmp / f"{method}.lua"
+    body = "choice=resubscribe" if method == "POST" else ""
+    script.write_text(LUA % {"paths": paths_file, "method": method, "body": body})
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        capture_output=True, text=True, timeout=seconds + 60, check=True,
+    ).stdout
+    m = re.search(r"RESULT (.*)", out)
+    fields = dict(part.split("=") for part in m.group(1).split())
+    n = int(fields["requests"])
+    return {
+        "rps": n / (int(fields["duration_us"]) / 1e6),
+        "p50_ms": int(fields["p50_us"]) / 1000,
+        "p99_ms": int(fields["p99_us"]) / 1000,
+        "errors": int(fields["errors"]),
+        "requests": n,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--people", type=int, default=2000)
+    parser.add_argument("--post-people", type=int, default=300, help="each is POSTed several times")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("bench/landing.py needs wrk: apt-get install wrk")
+
+    from bench.ingest import ensure_database
+
+    ensure_database(ENV["DATABASE_URL"])
+    import django
+
+    django.setup()
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+
+    from apologies import mail, services
+    from apologies.models import Consent
+    from incidents.models import AffectedPerson, Contact, Incident, Suppression
+
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", verbosity=0, interactive=False)
+    Incident.objects.filter(title="bench landing").delete()
+    start = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
+    incident = Incident.objects.create(
+        title="bench landing", started_at=start, workflows=["wf"], what_happened="Our workflow looped.",
+        fix="We're changing how we manage workflow updates.",
+    )
+    emails = [f"landing{i:05d}@example.com" for i in range(args.people)]
+    AffectedPerson.objects.bulk_create(
+        AffectedPerson(incident=incident, email=e, messages=25, first_at=start, last_at=start + timedelta(minutes=9),
+                       max_in_10_min=25, state="unsubscribed", tier=2)
+        for e in emails
+    )
+    Contact.objects.filter(email__in=emails).delete()
+    Contact.objects.bulk_create(
+        Contact(email=e, first_name="Zoë", last_name="Doe", address_line1="1 Main St", city="Springfield", region="IL",
+                postal_code="62704", country="US", address_valid=True)
+        for e in emails
+    )
+    Suppression.objects.bulk_create(
+        [Suppression(email=e, reason="unsubscribed", source="bench") for e in emails], ignore_conflicts=True
+    )
+    author, _ = User.objects.get_or_create(username="bench-marketer")
+    campaign = services.campaign_create(incident=incident, name="bench", author=author)
+    recipients = list(campaign.recipients.order_by("email"))
+    paths = [f"{ENV.get('AMENDS_SORRY_PATH', '/sorry/')}{mail.sorry_token(r)}" for r in recipients]
+    post_paths = paths[: args.post_people]
+    get_paths = paths[args.post_people :]
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "4",
+         "--log-level", "warning"],
+        cwd=ROOT, env={**os.environ},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            common = {"seconds": args.seconds, "connections": args.connections, "tmp": tmp}
+            wrk(url, get_paths[:50] + ["/bench/bare/"], method="GET", seconds=3, connections=8, tmp=tmp)  # warm up
+            bare = wrk(url, ["/bench/bare/"], method="GET", **common)
+            landing = wrk(url, get_paths, method="GET", **common)
+            post = wrk(url, post_paths, method="POST", **common)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    consents = Consent.objects.filter(campaign=campaign, choice="resubscribe").count()
+    lost = len(post_paths) - consents if post["requests"] >= len(post_paths) else "n/a"
+    duplicates = Consent.objects.filter(campaign=campaign).count() - consents
+    for name, r in (("bare view", bare), ("landing GET", landing), ("re-subscribe POST", post)):
+        print(f"{name}: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
+              f"errors {r['errors']} ({r['requests']:,} requests, {args.connections} connections)")
+    print(f"re-signups: {len(post_paths)} people POSTed {post['requests']:,} times, {consents} recorded, "
+          f"{duplicates} other consents")
+    Incident.objects.filter(id=incident.id).delete()
+    errors = bare["errors"] + landing["errors"] + post["errors"]
+    print(
+        f"bench landing: landing_rps={landing['rps']:.0f} bare_rps={bare['rps']:.0f} "
+        f"ratio={landing['rps'] / bare['rps']:.2f} p99_ms={landing['p99_ms']:.1f} errors={errors} lost={lost}"
+    )
+
+
+if __name__ == "__main__":
+    main()
