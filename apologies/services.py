@@ -270,6 +270,9 @@ def campaign_edited(*, campaign: Campaign, user, what: str) -> None:
         campaign.approved_at = None
         campaign.save(update_fields=["status", "approved_by", "approved_at", "updated"])
         _audit(campaign, user, "returned to draft", f"was {previous}; edited: {what}")
+        from . import letters
+
+        letters.stock_release(campaign=campaign, user=user)
 
 
 def campaign_counts(*, campaign: Campaign) -> dict:
@@ -286,7 +289,10 @@ def campaign_counts(*, campaign: Campaign) -> dict:
         by_tier.setdefault(row["tier"], {c: 0 for c in Recipient.Channel.values})[row["channel"]] = row["n"]
     letters = by_channel.get(Recipient.Channel.LETTER, 0)
     gifts = recipients.filter(channel=Recipient.Channel.LETTER, gift=True).count()
-    cost = campaign.cost_per_letter * letters + campaign.cost_per_gift * gifts
+    from . import letters as letter_services
+
+    # Each tier's gift costs its catalogue package, or the campaign's cost per gift without one.
+    cost = letter_services.letters_cost(campaign=campaign).total
     reason_labels = dict(Recipient.Reason.choices)
     return {
         "total": sum(by_channel.values()),
@@ -366,9 +372,14 @@ def campaign_approve(*, campaign: Campaign, user) -> None:
     if campaign.status not in (Campaign.Status.SUBMITTED, Campaign.Status.APPROVED):
         raise CampaignError(f"A {campaign.get_status_display().lower()} campaign cannot be approved.")
     renew = campaign.status == Campaign.Status.APPROVED
-    campaign.approved_by = user
-    campaign.approved_at = timezone.now()
-    _transition(campaign, Campaign.Status.APPROVED, user, "approval renewed" if renew else "approved")
+    from . import letters
+
+    with transaction.atomic():
+        # Gift packages and budget are held by the approval, or it is refused saying by how much.
+        letters.stock_reserve(campaign=campaign, user=user)
+        campaign.approved_by = user
+        campaign.approved_at = timezone.now()
+        _transition(campaign, Campaign.Status.APPROVED, user, "approval renewed" if renew else "approved")
 
 
 def campaign_reject(*, campaign: Campaign, user, reason: str) -> None:
@@ -460,6 +471,9 @@ def campaign_resume(*, campaign: Campaign, user) -> None:
 def campaign_cancel(*, campaign: Campaign, user) -> None:
     with transaction.atomic():
         _transition(campaign, Campaign.Status.CANCELLED, user, "cancelled")
+        from . import letters
+
+        letters.stock_release(campaign=campaign, user=user)
         n = campaign.deliveries.filter(status=Delivery.Status.QUEUED).update(status=Delivery.Status.CANCELLED)
         if n:
             _audit(campaign, user, "cancelled deliveries", f"{n} queued apologies will not be sent")
