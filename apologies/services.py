@@ -780,15 +780,33 @@ def unsubscribe(*, delivery: Delivery, source: str) -> None:
 # The way back: the public page
 
 
-def sorry_recipient(token: str) -> Recipient | None:
-    """The person a signed link from a letter, a QR code or an email belongs to; None if tampered or expired."""
+def sorry_recipient_id(token: str) -> int | None:
+    """Whose signed link this is (from a letter, a QR code or an email); None if tampered or expired."""
     try:
-        recipient_id = signing.loads(
-            token, salt=mail.SORRY_SALT, max_age=timedelta(days=settings.AMENDS_SORRY_LINK_DAYS)
-        )
-    except signing.BadSignature:
+        return int(signing.loads(token, salt=mail.SORRY_SALT, max_age=timedelta(days=settings.AMENDS_SORRY_LINK_DAYS)))
+    except (signing.BadSignature, TypeError, ValueError):
+        return None
+
+
+def sorry_recipient(token: str) -> Recipient | None:
+    recipient_id = sorry_recipient_id(token)
+    if recipient_id is None:
         return None
     return Recipient.objects.filter(id=recipient_id).select_related("campaign__incident", "contact").first()
+
+
+SORRY_PAGE_SECONDS = 300
+
+
+def sorry_page_key(recipient_id: int, via: str) -> str:
+    return f"amends:sorry-page:{recipient_id}:{via}"
+
+
+def sorry_page_forget(recipient_id: int) -> None:
+    """A choice was made: the cached personal page would show an old state."""
+    from django.core.cache import cache
+
+    cache.delete_many([sorry_page_key(recipient_id, via) for via in ("", "code")])
 
 
 # Typed from paper: forgive what people misread. None of 0 O 1 I L is ever printed.
@@ -885,6 +903,7 @@ def consent_record(*, recipient: Recipient, choice: str, via: str, ip: str | Non
     )
     if not created:
         return consent
+    sorry_page_forget(recipient.id)
     if choice == Consent.Choice.NEVER:
         Suppression.objects.get_or_create(
             email=recipient.email,

@@ -7,6 +7,7 @@ so they carry no CSRF token: only the person holding the letter or the email can
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -66,6 +67,15 @@ def _via(request: HttpRequest, recipient: Recipient) -> str:
 
 @csrf_exempt
 def sorry_person(request: HttpRequest, token: str) -> HttpResponse:
+    recipient_id = services.sorry_recipient_id(token)
+    if recipient_id is None:
+        return _page(request, "invalid.html", status=400)
+    if request.method == "GET":
+        # The most visited page after a mailing: served from the cache until the person makes a choice.
+        key = services.sorry_page_key(recipient_id, "code" if request.GET.get("via") == "code" else "")
+        cached = cache.get(key)
+        if cached is not None:
+            return _cached_response(cached)
     recipient = services.sorry_recipient(token)
     if recipient is None:
         return _page(request, "invalid.html", status=400)
@@ -93,7 +103,16 @@ def sorry_person(request: HttpRequest, token: str) -> HttpResponse:
         "via": "code" if via == Consent.Via.LETTER_CODE else "",
         "earlier": recipient.consents.order_by("-created").first(),
     }
-    return _page(request, "person.html", ctx)
+    response = _page(request, "person.html", ctx)
+    cache.set(key, response.content, timeout=services.SORRY_PAGE_SECONDS)
+    return response
+
+
+def _cached_response(content: bytes) -> HttpResponse:
+    response = HttpResponse(content)
+    response["Cache-Control"] = "private, no-store"
+    response["X-Robots-Tag"] = "noindex"
+    return response
 
 
 @csrf_exempt

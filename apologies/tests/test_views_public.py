@@ -162,3 +162,9 @@ def test_it_serves_the_easy_url_without_a_slash_and_no_third_party_requests(clie
     html = client.get("/sorry/").content.decode()
     assert "http://" not in html.replace("http://testserver", "") and "https://" not in html
     assert '<label for="code">' in html
+
+
+def test_it_shows_a_choice_made_since_the_page_was_cached(client, letter):
+    assert "You already chose" not in client.get(token_url(letter)).content.decode()
+    client.post(token_url(letter), {"choice": "stay_unsubscribed"})
+    assert "You already chose: stayed unsubscribed" in client.get(token_url(letter)).content.decode()
