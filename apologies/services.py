@@ -795,6 +795,32 @@ def sorry_recipient(token: str) -> Recipient | None:
     return Recipient.objects.filter(id=recipient_id).select_related("campaign__incident", "contact").first()
 
 
+def sorry_page_data(recipient_id: int) -> dict | None:
+    """What the personal page shows, in one query: it is the page everyone from a mailing opens."""
+    from django.db.models import OuterRef, Subquery
+
+    latest = Consent.objects.filter(recipient=OuterRef("pk")).order_by("-created")
+    rows = list(
+        Recipient.objects.filter(id=recipient_id)
+        .order_by()
+        .values(
+            "id",
+            "email",
+            "messages",
+            "max_in_10_min",
+            "channel",
+            "contact__first_name",
+            "campaign__incident__started_at",
+            "campaign__incident__what_happened",
+            "campaign__incident__fix",
+        )
+        .annotate(
+            earlier_choice=Subquery(latest.values("choice")[:1]), earlier_at=Subquery(latest.values("created")[:1])
+        )[:1]
+    )
+    return rows[0] if rows else None
+
+
 SORRY_PAGE_SECONDS = 300
 
 

@@ -70,42 +70,51 @@ def sorry_person(request: HttpRequest, token: str) -> HttpResponse:
     recipient_id = services.sorry_recipient_id(token)
     if recipient_id is None:
         return _page(request, "invalid.html", status=400)
-    if request.method == "GET":
-        # The most visited page after a mailing: served from the cache until the person makes a choice.
-        key = services.sorry_page_key(recipient_id, "code" if request.GET.get("via") == "code" else "")
-        cached = cache.get(key)
-        if cached is not None:
-            return _cached_response(cached)
-    recipient = services.sorry_recipient(token)
-    if recipient is None:
-        return _page(request, "invalid.html", status=400)
-    masked = services.mask_email(recipient.email)
-    via = _via(request, recipient)
     if request.method == "POST":
-        choice = request.POST.get("choice", "")
-        if choice not in Consent.Choice.values:
-            return redirect(request.path)
-        consent = services.consent_record(
-            recipient=recipient,
-            choice=choice,
-            via=via,
-            ip=_ip(request) or None,
-            user_agent=request.META.get("HTTP_USER_AGENT", ""),
-        )
-        return _page(request, "done.html", {"consent": consent, "masked": masked, "recipient": recipient})
-    choices = [(value, services.consent_text(value, masked)) for value in Consent.Choice.values]
+        return _sorry_choose(request, token)
+    # The page everyone from a mailing opens: one query, and the cache until the person chooses.
+    via = "code" if request.GET.get("via") == "code" else ""
+    key = services.sorry_page_key(recipient_id, via)
+    cached = cache.get(key)
+    if cached is not None:
+        return _cached_response(cached)
+    data = services.sorry_page_data(recipient_id)
+    if data is None:
+        return _page(request, "invalid.html", status=400)
+    masked = services.mask_email(data["email"])
     ctx = {
-        "recipient": recipient,
-        "incident": recipient.campaign.incident,
-        "first_name": recipient.contact.first_name if recipient.contact else "",
+        "first_name": data["contact__first_name"] or "",
+        "messages": data["messages"],
+        "max_in_10_min": data["max_in_10_min"],
+        "started_at": data["campaign__incident__started_at"],
+        "what_happened": data["campaign__incident__what_happened"],
+        "fix": data["campaign__incident__fix"],
+        "earlier": Consent.Choice(data["earlier_choice"]).label if data["earlier_choice"] else "",
+        "earlier_at": data["earlier_at"],
         "masked": masked,
-        "choices": choices,
-        "via": "code" if via == Consent.Via.LETTER_CODE else "",
-        "earlier": recipient.consents.order_by("-created").first(),
+        "choices": [(value, services.consent_text(value, masked)) for value in Consent.Choice.values],
+        "via": via,
     }
     response = _page(request, "person.html", ctx)
     cache.set(key, response.content, timeout=services.SORRY_PAGE_SECONDS)
     return response
+
+
+def _sorry_choose(request: HttpRequest, token: str) -> HttpResponse:
+    recipient = services.sorry_recipient(token)
+    if recipient is None:
+        return _page(request, "invalid.html", status=400)
+    choice = request.POST.get("choice", "")
+    if choice not in Consent.Choice.values:
+        return redirect(request.path)
+    consent = services.consent_record(
+        recipient=recipient,
+        choice=choice,
+        via=_via(request, recipient),
+        ip=_ip(request) or None,
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+    )
+    return _page(request, "done.html", {"consent": consent, "masked": services.mask_email(recipient.email)})
 
 
 def _cached_response(content: bytes) -> HttpResponse:
