@@ -77,7 +77,10 @@ def wrk(url: str, paths: list[str], *, method: str, seconds: int, connections: i
     script.write_text(LUA % {"paths": paths_file, "method": method, "body": body})
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
-        capture_output=True, text=True, timeout=seconds + 60, check=True,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
     ).stdout
     m = re.search(r"RESULT (.*)", out)
     fields = dict(part.split("=") for part in m.group(1).split())
@@ -119,19 +122,39 @@ def main() -> None:
     Incident.objects.filter(title="bench landing").delete()
     start = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
     incident = Incident.objects.create(
-        title="bench landing", started_at=start, workflows=["wf"], what_happened="Our workflow looped.",
+        title="bench landing",
+        started_at=start,
+        workflows=["wf"],
+        what_happened="Our workflow looped.",
         fix="We're changing how we manage workflow updates.",
     )
     emails = [f"landing{i:05d}@example.com" for i in range(args.people)]
     AffectedPerson.objects.bulk_create(
-        AffectedPerson(incident=incident, email=e, messages=25, first_at=start, last_at=start + timedelta(minutes=9),
-                       max_in_10_min=25, state="unsubscribed", tier=2)
+        AffectedPerson(
+            incident=incident,
+            email=e,
+            messages=25,
+            first_at=start,
+            last_at=start + timedelta(minutes=9),
+            max_in_10_min=25,
+            state="unsubscribed",
+            tier=2,
+        )
         for e in emails
     )
     Contact.objects.filter(email__in=emails).delete()
     Contact.objects.bulk_create(
-        Contact(email=e, first_name="Zoë", last_name="Doe", address_line1="1 Main St", city="Springfield", region="IL",
-                postal_code="62704", country="US", address_valid=True)
+        Contact(
+            email=e,
+            first_name="Zoë",
+            last_name="Doe",
+            address_line1="1 Main St",
+            city="Springfield",
+            region="IL",
+            postal_code="62704",
+            country="US",
+            address_valid=True,
+        )
         for e in emails
     )
     Suppression.objects.bulk_create(
@@ -147,9 +170,9 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "4",
-         "--log-level", "warning"],
-        cwd=ROOT, env={**os.environ},
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "-c", "config/gunicorn.py", "--log-level", "warning"],
+        cwd=ROOT,
+        env={**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}"},
     )
     try:
         deadline = time.monotonic() + 30
@@ -174,10 +197,14 @@ def main() -> None:
     lost = len(post_paths) - consents if post["requests"] >= len(post_paths) else "n/a"
     duplicates = Consent.objects.filter(campaign=campaign).count() - consents
     for name, r in (("bare view", bare), ("landing GET", landing), ("re-subscribe POST", post)):
-        print(f"{name}: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
-              f"errors {r['errors']} ({r['requests']:,} requests, {args.connections} connections)")
-    print(f"re-signups: {len(post_paths)} people POSTed {post['requests']:,} times, {consents} recorded, "
-          f"{duplicates} other consents")
+        print(
+            f"{name}: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
+            f"errors {r['errors']} ({r['requests']:,} requests, {args.connections} connections)"
+        )
+    print(
+        f"re-signups: {len(post_paths)} people POSTed {post['requests']:,} times, {consents} recorded, "
+        f"{duplicates} other consents"
+    )
     Incident.objects.filter(id=incident.id).delete()
     errors = bare["errors"] + landing["errors"] + post["errors"]
     print(
