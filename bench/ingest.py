@@ -143,6 +143,10 @@ def main() -> None:
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     assert imp.status == "done", imp.message
     assert imp.imported == events, (imp.imported, events)
+    # The import computes the ledger in its own transaction; it is reported on its own below.
+    incident.refresh_from_db()
+    ledger_in_import_s = incident.ledger_stats["seconds"]
+    import_only_s = import_s - ledger_in_import_s
     assert SendEvent.objects.filter(incident=incident).count() == events
 
     started = time.perf_counter()
@@ -150,9 +154,12 @@ def main() -> None:
     ledger_s = time.perf_counter() - started
 
     copy_rows, copy_s = bare_copy(connection, incident.id)
-    events_per_s = events / import_s
+    events_per_s = events / import_only_s
     copy_per_s = copy_rows / copy_s
-    print(f"import: {events:,} events in {import_s:.2f} s = {events_per_s:,.0f} events/s (ledger included)")
+    print(
+        f"import: {events:,} events in {import_only_s:.2f} s = {events_per_s:,.0f} events/s "
+        f"(then the ledger in the same transaction: {ledger_in_import_s:.2f} s; {import_s:.2f} s in all)"
+    )
     print(f"bare COPY: {copy_rows:,} rows in {copy_s:.2f} s = {copy_per_s:,.0f} rows/s")
     print(f"ledger: {stats['people']:,} people, {stats['messages']:,} messages, recomputed in {ledger_s:.2f} s")
     print(f"peak memory: {peak_mb:.0f} MB (before the import: {rss_before:.0f} MB)")
