@@ -39,9 +39,6 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import escape, linebreaks
 from django.utils.safestring import SafeString, mark_safe
-from weasyprint import CSS, HTML
-from weasyprint.text.fonts import FontConfiguration
-from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from incidents.addresses import address_lines
 from incidents.models import Contact, Suppression
@@ -62,8 +59,13 @@ from .models import (
 )
 
 log = logging.getLogger(__name__)
-# WeasyPrint logs every step of every document at INFO: thousands of lines per batch in a worker's log.
+# WeasyPrint logs every step of every document at INFO, from its import on: thousands of lines a batch.
 logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
+
+from weasyprint import CSS, HTML  # noqa: E402
+from weasyprint.text.fonts import FontConfiguration  # noqa: E402
+from weasyprint.urls import URLFetcher, URLFetcherResponse  # noqa: E402
+
 CampaignError = services.CampaignError
 
 TEMPLATES_DIR = Path(settings.BASE_DIR) / "templates" / "apologies" / "letters"
@@ -205,15 +207,15 @@ WINDOWS = {
 }
 RETURN_BLOCK = Window(3.5 * PT_PER_IN, 0.792 * PT_PER_IN)
 ADDRESS_SIZES = (9.5, 8.5, 8.0)  # points, largest first
-ADDRESS_LINE_HEIGHT = 1.15  # as in letter.css
-RETURN_SIZE, RETURN_LINE_HEIGHT = 8.5, 1.2
+ADDRESS_LINE_HEIGHT, ADDRESS_PADDING = 1.15, 1.5  # as in letter.css
+RETURN_SIZE, RETURN_LINE_HEIGHT, RETURN_PADDING = 8.5, 1.2, 1.0
 
 
 def address_fit(lines: list[str], page_size: str) -> tuple[float | None, str]:
     """(font size, "") for the largest size at which the lines fit the window, or (None, why not)."""
     window = WINDOWS[page_size]
     for size in ADDRESS_SIZES:
-        tall = len(lines) * size * ADDRESS_LINE_HEIGHT
+        tall = len(lines) * size * ADDRESS_LINE_HEIGHT + 2 * ADDRESS_PADDING
         wide = max((text_width_pt(line, size) for line in lines), default=0)
         if tall <= window.height and wide <= window.width:
             return size, ""
@@ -225,7 +227,7 @@ def address_fit(lines: list[str], page_size: str) -> tuple[float | None, str]:
 
 
 def return_problem(lines: list[str]) -> str:
-    tall = len(lines) * RETURN_SIZE * RETURN_LINE_HEIGHT
+    tall = len(lines) * RETURN_SIZE * RETURN_LINE_HEIGHT + 2 * RETURN_PADDING
     wide = max((text_width_pt(line, RETURN_SIZE) for line in lines), default=0)
     if tall > RETURN_BLOCK.height:
         return f"{len(lines)} lines do not fit the return window: at most 5"
@@ -384,6 +386,15 @@ def letters_cost(*, campaign: Campaign) -> LetterCost:
     return LetterCost(
         letters=letters.count(), per_letter=campaign.cost_per_letter, gifts=gifts, budget=ls.budget if ls else None
     )
+
+
+def gift_save(*, package: GiftPackage, values: dict) -> None:
+    """Edit a package; its stock may not drop below what approved campaigns hold."""
+    # An UPDATE of the edited fields only, conditional on the reservations: an approval may be running.
+    if not GiftPackage.objects.filter(id=package.id, reserved__lte=values["stock"]).update(**values):
+        reserved = GiftPackage.objects.get(id=package.id).reserved
+        raise CampaignError(f"{reserved:,} are held for approved campaigns: the stock cannot go below that.")
+    package.refresh_from_db()
 
 
 def money(value: Decimal) -> str:
@@ -1059,11 +1070,10 @@ def returns_apply(*, campaign: Campaign, text: str, user) -> ReturnsResult:
             elif letter.batch.status != LetterBatch.Status.MAILED:
                 result.not_mailed.append(f"line {line}: #{letter.sequence} (batch {letter.batch.number})")
             else:
-                letter.returned_at, letter.return_note = now, (note or "returned to sender")[:200]
+                letter.returned_at, letter.return_note = now, note[:200]
                 letter.save(update_fields=["returned_at", "return_note"])
-                Delivery.objects.filter(id=letter.delivery_id).update(
-                    status=Delivery.Status.FAILED, error=f"returned to sender: {letter.return_note}"[:500]
-                )
+                error = "returned to sender" + (f": {note}" if note else "")
+                Delivery.objects.filter(id=letter.delivery_id).update(status=Delivery.Status.FAILED, error=error[:500])
                 result.marked.append(letter)
         if result.marked:
             services._audit(campaign, user, "letters returned", f"{len(result.marked)} returned to sender")

@@ -47,3 +47,28 @@ def _resume_on_start(**kwargs) -> None:
 @shared_task
 def apply_tracking_event(event_id: int) -> bool:
     return services.tracking_apply(event_id=event_id)
+
+
+# Letters
+
+
+@shared_task
+def render_letter_batch(batch_id: int) -> str:
+    from . import letters
+
+    return letters.batch_render(batch_id=batch_id)
+
+
+@shared_task
+def requeue_letter_batches() -> int:
+    from . import letters
+
+    return letters.batches_requeue_stale()
+
+
+@worker_ready.connect
+def _letters_on_start(**kwargs) -> None:
+    from . import letters
+
+    letters.fonts_warn()
+    requeue_letter_batches.delay()

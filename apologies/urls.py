@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_letters
 
 app_name = "apologies"
 
@@ -35,4 +35,19 @@ urlpatterns = [
     path("<int:campaign_id>/results/", views.campaign_results, name="results"),
     path("<int:campaign_id>/results.csv", views.campaign_results_csv, name="results_csv"),
     path("incident/<int:incident_id>/results/", views.incident_results, name="incident_results"),
+    # Letters
+    path("<int:campaign_id>/letters/", views_letters.campaign_letters, name="letters"),
+    path("<int:campaign_id>/letters/settings/", views_letters.letters_settings, name="letters_settings"),
+    path("<int:campaign_id>/letters/gifts/", views_letters.letters_gifts, name="letters_gifts"),
+    path("<int:campaign_id>/letters/render/", views_letters.letters_render, name="letters_render"),
+    path("<int:campaign_id>/letters/progress/", views_letters.letters_progress, name="letters_progress"),
+    path("<int:campaign_id>/letters/returns/", views_letters.letters_returns, name="letters_returns"),
+    path("letters/batches/<int:batch_id>.zip", views_letters.batch_zip, name="batch_zip"),
+    path("letters/batches/<int:batch_id>.pdf", views_letters.batch_pdf, name="batch_pdf"),
+    path("letters/batches/<int:batch_id>-manifest.csv", views_letters.batch_manifest, name="batch_manifest"),
+    path("letters/batches/<int:batch_id>/mailed/", views_letters.batch_mailed, name="batch_mailed"),
+    path("letters/batches/<int:batch_id>/retry/", views_letters.batch_retry, name="batch_retry"),
+    path("people/<int:recipient_id>/letter.pdf", views_letters.letter_preview, name="letter_preview"),
+    path("gifts/", views_letters.gift_list, name="gifts"),
+    path("gifts/<int:package_id>/", views_letters.gift_edit, name="gift_edit"),
 ]

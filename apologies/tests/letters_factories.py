@@ -11,6 +11,7 @@ from xml.etree import ElementTree
 
 from apologies import services
 from apologies.models import Campaign
+from incidents.models import Contact
 
 from .factories import IncidentFactory, contact, person
 
@@ -25,7 +26,9 @@ def letter_campaign(marketer, approver=None, *, people: dict[str, dict], start: 
         values = dict(values)
         person(incident, email, state=values.pop("state", "unsubscribed"), messages=values.pop("messages", 3))
         if values.pop("contact", True):
-            contact(email, **values)
+            address = {k: values.pop(k) for k in ("address_line1", "city", "region", "postal_code") if k in values}
+            made = contact(email, **values)
+            Contact.objects.filter(id=made.id).update(**address)
     campaign = services.campaign_create(incident=incident, name="Sorry for the loop", author=marketer, **fields)
     if approver is not None:
         services.campaign_submit(campaign=campaign, user=marketer)
