@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -14,6 +13,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 from config.celery import app as celery_app
+from config.celery import worker_command
 
 IN_CI = os.environ.get("CI") == "true"
 
@@ -113,23 +113,7 @@ def start_worker(settings, **env: str) -> subprocess.Popen:
         CONN_MAX_AGE="0",
         **env,
     )
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool=solo",
-            "--loglevel=WARNING",
-            "--without-heartbeat",
-            "--without-mingle",
-            "--without-gossip",
-        ],
-        cwd=ROOT,
-        env=environ,
-    )
+    return subprocess.Popen(worker_command(), cwd=ROOT, env=environ)
 
 
 def stop_worker(proc: subprocess.Popen) -> None:

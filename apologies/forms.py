@@ -8,23 +8,24 @@ from . import templating
 from .models import Campaign, CampaignTemplate, Recipient, Reply
 
 
-class AudienceMixin(forms.Form):
-    tiers = forms.TypedMultipleChoiceField(
-        coerce=int, required=False, widget=forms.CheckboxSelectMultiple, help_text="None ticked: every tier."
-    )
-    states = forms.MultipleChoiceField(
+def tiers_field(**kwargs) -> forms.TypedMultipleChoiceField:
+    kwargs.setdefault("help_text", "None ticked: every tier.")
+    return forms.TypedMultipleChoiceField(coerce=int, required=False, widget=forms.CheckboxSelectMultiple, **kwargs)
+
+
+def states_field() -> forms.MultipleChoiceField:
+    return forms.MultipleChoiceField(
         choices=AffectedPerson.State.choices,
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="None ticked: everyone.",
     )
 
-    def set_tiers(self, incident) -> None:
-        self.fields["tiers"].choices = list(enumerate(incident.tier_labels()))
 
-
-class CampaignCreateForm(AudienceMixin):
+class CampaignCreateForm(forms.Form):
     name = forms.CharField(max_length=200, initial="Our apology")
+    tiers = tiers_field()
+    states = states_field()
     allow_follow_up = forms.BooleanField(
         required=False, help_text="Also write to people an earlier campaign of this incident already apologised to."
     )
@@ -32,22 +33,13 @@ class CampaignCreateForm(AudienceMixin):
 
     def __init__(self, *args, incident, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.set_tiers(incident)
+        self.fields["tiers"].choices = list(enumerate(incident.tier_labels()))
 
 
 class CampaignSettingsForm(forms.ModelForm):
-    tiers = forms.TypedMultipleChoiceField(
-        coerce=int, required=False, widget=forms.CheckboxSelectMultiple, help_text="None ticked: every tier."
-    )
-    states = forms.MultipleChoiceField(
-        choices=AffectedPerson.State.choices,
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text="None ticked: everyone.",
-    )
-    gift_tiers_field = forms.TypedMultipleChoiceField(
-        label="Tiers whose letters carry a gift", coerce=int, required=False, widget=forms.CheckboxSelectMultiple
-    )
+    tiers = tiers_field()
+    states = states_field()
+    gift_tiers_field = tiers_field(label="Tiers whose letters carry a gift", help_text="")
 
     class Meta:
         model = Campaign

@@ -27,21 +27,11 @@ os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 50)
 
 
 def workers(n: int, env: dict) -> list[subprocess.Popen]:
+    from config.celery import worker_command
+
     return [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--pool=solo",
-                "--loglevel=WARNING",
-                "--without-heartbeat",
-                "--without-mingle",
-                "--without-gossip",
-            ],
+            worker_command(),
             cwd=ROOT,
             env={**os.environ, **env},
         )

@@ -1,4 +1,5 @@
 import os
+import sys
 
 from celery import Celery
 
@@ -16,3 +17,20 @@ app.conf.beat_schedule["resume-stalled-campaigns"] = {
     "task": "apologies.tasks.resume_stalled_campaigns",
     "schedule": 60.0,
 }
+
+
+def worker_command() -> list[str]:
+    """A lean worker process, as the real-worker tests and the benchmarks start it."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "--pool=solo",
+        "--loglevel=WARNING",
+        "--without-heartbeat",
+        "--without-mingle",
+        "--without-gossip",
+    ]
