@@ -155,3 +155,10 @@ def test_it_unsubscribes_through_the_mailto_link(delivery):
     post("/anymail/postmark/inbound/", inbound(address, "unsubscribe"))
     assert Suppression.objects.filter(email="jane@example.com", reason="unsubscribed").exists()
     assert not Reply.objects.exists()
+
+
+def test_it_refuses_unauthenticated_webhooks_even_when_no_secret_was_configured(delivery):
+    from django.conf import settings as django_settings
+
+    assert django_settings.ANYMAIL["WEBHOOK_SECRET"]
+    assert 400 <= Client().post("/anymail/postmark/tracking/", "{}", content_type="application/json").status_code < 500
