@@ -794,6 +794,8 @@ def batches_create(*, campaign: Campaign, user, size: int | None = None) -> Batc
                 )
             Letter.objects.bulk_create(rows, batch_size=1000)
             batches.append(batch)
+        # One creation time for the whole run: the progress bar counts the run's batches by it.
+        LetterBatch.objects.filter(id__in=[b.id for b in batches]).update(created=timezone.now())
         detail = f"{len(ready)} letters in {len(batches)} batches"
         if held:
             detail += f"; {len(held)} held out for their address"
@@ -867,7 +869,7 @@ def _render(batch: LetterBatch, token: str) -> str:
     pdf = laid_pdf(laid, title=f"{campaign.name}: letters, batch {batch.number}")
     for letter in letters:
         letter.first_page, letter.last_page = laid.spans[letter.sequence]
-    manifest = manifest_csv(letters)
+    manifest = manifest_csv(letters, duplex=batch.duplex)
     stem = batch.file_stem()
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
@@ -897,14 +899,17 @@ def _render(batch: LetterBatch, token: str) -> str:
 
 MANIFEST_ADDRESS_LINES = 7
 MANIFEST_COLUMNS = (
-    ["sequence", "first_page", "last_page", "pages", "name"]
+    ["sequence", "first_page", "last_page", "pages", "sheets", "name"]
     + [f"address_{i}" for i in range(1, MANIFEST_ADDRESS_LINES + 1)]
     + ["country", "postal_code", "gift_sku", "short_code"]
 )
 
 
-def manifest_csv(letters: list[Letter]) -> str:
-    """One row per letter for the mail house; every text cell safe from spreadsheet formulas."""
+def manifest_csv(letters: list[Letter], *, duplex: bool) -> str:
+    """One row per letter for the mail house; every text cell safe from spreadsheet formulas.
+
+    Sheets tell the mail house which letters need a flat envelope (more than 6 do not fit a #10).
+    """
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(MANIFEST_COLUMNS)
@@ -914,8 +919,9 @@ def manifest_csv(letters: list[Letter]) -> str:
             lines = lines[: MANIFEST_ADDRESS_LINES - 1] + [", ".join(lines[MANIFEST_ADDRESS_LINES - 1 :])]
         lines += [""] * (MANIFEST_ADDRESS_LINES - len(lines))
         pages = letter.last_page - letter.first_page + 1
+        sheets = (pages + 1) // 2 if duplex else pages
         writer.writerow(
-            [letter.sequence, letter.first_page, letter.last_page, pages, csv_safe(letter.name)]
+            [letter.sequence, letter.first_page, letter.last_page, pages, sheets, csv_safe(letter.name)]
             + [csv_safe(line) for line in lines]
             + [letter.country, csv_safe(letter.postal_code), csv_safe(letter.gift_sku), letter.short_code]
         )
@@ -923,7 +929,7 @@ def manifest_csv(letters: list[Letter]) -> str:
 
 
 def batch_manifest(*, batch: LetterBatch) -> str:
-    return manifest_csv(list(batch.letters.order_by("sequence")))
+    return manifest_csv(list(batch.letters.order_by("sequence")), duplex=batch.duplex)
 
 
 def batch_downloaded(*, batch: LetterBatch, user) -> None:
@@ -994,8 +1000,11 @@ def batches_requeue_stale(*, campaign: Campaign | None = None) -> int:
 def batches_progress(*, campaign: Campaign) -> dict:
     batches = list(campaign.letter_batches.all())
     rendering = [b for b in batches if b.status == LetterBatch.Status.RENDERING]
-    total = sum(b.letters_count for b in rendering)
-    done = sum(b.rendered for b in rendering)
+    # Progress of the current run: every batch made since the oldest one still rendering.
+    since = min((b.created for b in rendering), default=None)
+    run = [b for b in batches if since is not None and b.created >= since]
+    total = sum(b.letters_count for b in run)
+    done = sum(b.rendered if b.status == LetterBatch.Status.RENDERING else b.letters_count for b in run)
     return {
         "finished": not rendering,
         "percent": int(100 * done / total) if total else 100,
@@ -1093,6 +1102,8 @@ class Export:
 
 def campaign_export(*, campaign: Campaign, outdir: Path, user=None, size: int | None = None) -> Export:
     """Batch what is waiting, render in this process what no worker has, and copy every batch out."""
+    if campaign.status not in STARTED:
+        raise CampaignError(f"Letters are printed once sending has started; this campaign is {campaign.status}.")
     held: list[Held] = []
     pending = campaign.deliveries.filter(
         channel=Recipient.Channel.LETTER, status=Delivery.Status.QUEUED, letter__isnull=True

@@ -314,7 +314,8 @@ def letters_returns(request: HttpRequest, campaign_id: int) -> HttpResponse:
         return redirect(_letters_url(campaign))
     text = upload.read().decode("utf-8-sig", errors="replace")
     result = letters.returns_apply(campaign=campaign, text=text, user=request.user)
-    summary = f"{len(result.marked)} letters marked returned to sender"
+    n = len(result.marked)
+    summary = f"{n} letter{'s' if n != 1 else ''} marked returned to sender"
     if result.already:
         summary += f"; {result.already} were already marked"
     messages.success(request, summary + ".")

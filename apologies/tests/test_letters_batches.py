@@ -89,10 +89,10 @@ def test_it_starts_every_letter_on_a_new_sheet_and_the_pages_match_the_manifest(
     rows = manifest_rows(batch)
     pages = pdf_pages(pdf)
     assert pdf_page_count(pdf) == batch.pages == len(pages)
-    assert [(r["name"], r["first_page"], r["last_page"], r["pages"]) for r in rows] == [
-        ("Person0 Doe", "1", "1", "1"),
-        ("Person1 Doe", "3", "4", "2"),
-        ("Person2 Doe", "5", "5", "1"),
+    assert [(r["name"], r["first_page"], r["last_page"], r["pages"], r["sheets"]) for r in rows] == [
+        ("Person0 Doe", "1", "1", "1", "1"),
+        ("Person1 Doe", "3", "4", "2", "1"),
+        ("Person2 Doe", "5", "5", "1", "1"),
     ]
     # Duplex: a blank back after each one-page letter; 6 pages, 3 sheets.
     assert (batch.pages, batch.sheets) == (6, 3)
