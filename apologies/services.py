@@ -516,6 +516,7 @@ class RateLimiter:
     def __init__(self, campaign: Campaign) -> None:
         self.campaign_id = campaign.id
         self.rate = max(1, campaign.rate_per_second)
+        self.key = ""
 
     def acquire(self, n: int, *, deadline: float) -> bool:
         from django.core.cache import cache
@@ -529,10 +530,20 @@ class RateLimiter:
             except ValueError:
                 continue
             if used <= self.rate:
+                self.key = key
                 return True
             cache.decr(key, n)
             time.sleep(max(0.01, second + 1 - time.time()))
         return False
+
+    def give_back(self, n: int) -> None:
+        from django.core.cache import cache
+
+        if self.key and n > 0:
+            try:
+                cache.decr(self.key, n)
+            except ValueError:
+                pass  # that second is over anyway
 
 
 def campaign_send_batch(*, campaign_id: int) -> str:
@@ -541,8 +552,16 @@ def campaign_send_batch(*, campaign_id: int) -> str:
     if campaign.status != Campaign.Status.SENDING:
         return "stopped"
     size = max(1, min(mail.batch_size(), campaign.rate_per_second))
+    # Our share of the rate first, then the claim: a claimed batch must never sit waiting, or it
+    # would look abandoned to the reconciler and go to review unsent.
     limiter = RateLimiter(campaign)
+    if not limiter.acquire(size, deadline=time.monotonic() + 10):
+        return "more"
+    if not _still_sending(campaign_id):
+        limiter.give_back(size)
+        return "stopped"
     token, ids = deliveries_claim(campaign=campaign, size=size)
+    limiter.give_back(size - len(ids))
     if not ids:
         return _finish_if_done(campaign)
     deliveries = list(Delivery.objects.filter(id__in=ids).select_related("recipient", "recipient__contact"))
@@ -555,9 +574,6 @@ def campaign_send_batch(*, campaign_id: int) -> str:
         deliveries = [d for d in deliveries if d.email not in blocked]
     if not deliveries:
         return "more"
-    if not limiter.acquire(len(deliveries), deadline=time.monotonic() + 10) or not _still_sending(campaign_id):
-        _release(deliveries)
-        return "stopped" if not _still_sending(campaign_id) else "more"
     pending = {d.id: d for d in deliveries}
     for group, outcome in mail.send_deliveries(campaign=campaign, deliveries=deliveries):
         _record(campaign, group, outcome)
