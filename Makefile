@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup system-deps worker lint format bench clean
+.PHONY: run test setup system-deps worker lint format bench bench-letters clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -12,7 +12,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 # WeasyPrint needs Pango; libharfbuzz-subset0 makes each PDF about 7x cheaper (no fontTools fallback).
-SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fonts-noto-core poppler-utils
+# The letter tests read PDFs back with poppler-utils and decode their QR codes with zbar-tools.
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fonts-noto-core poppler-utils zbar-tools
 system-deps:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -54,6 +55,9 @@ format: $(VENV)/.installed
 
 bench: setup
 	$(PY) bench/ingest.py
+
+bench-letters: setup
+	$(PY) bench/letters.py
 
 clean:
 	rm -rf var
