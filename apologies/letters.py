@@ -486,6 +486,9 @@ class LetterInput:
     address_pt: float
 
 
+INVITATION = re.compile(r"\{\{\s*invitation\s*\}\}")
+
+
 class LetterWriter:
     """Builds letter HTML for one campaign: templates, settings and cleaned words are read once."""
 
@@ -513,8 +516,8 @@ class LetterWriter:
             elif template.html_body.strip():
                 body = clean_letter_html(template.html_body)
             else:
-                body = linebreaks(template.text_body)
-            if "{{ invitation }}" not in re.sub(r"\{\{\s*invitation\s*\}\}", "{{ invitation }}", body):
+                body = linebreaks(template.text_body, autoescape=True)
+            if not INVITATION.search(body):
                 body += "{{ invitation }}"  # the way back is printed even where the words forgot it
             self._bodies[template.id] = body
         return self._bodies[template.id]

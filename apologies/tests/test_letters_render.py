@@ -284,3 +284,17 @@ def test_it_warns_at_start_up_when_harfbuzz_subset_is_missing(monkeypatch, caplo
         letters.fonts_warn()
         letters.fonts_warn()  # once per process
     assert [r.getMessage()[:50] for r in caplog.records] == ["libharfbuzz-subset0 is not installed: WeasyPrint f"]
+
+
+def test_it_prints_the_way_back_even_where_the_letter_words_forgot_it(marketer, approver):
+    campaign = letter_campaign(marketer, approver, people={"zoe@example.com": {"first_name": "Zoë"}}, start=False)
+    settings_for(campaign, return_address=US_SENDER)
+    template = campaign.templates.get()
+    # No letter words: the email's text is printed instead, its markup-looking text as text.
+    template.letter_body, template.html_body = "", ""
+    template.text_body = "Dear {{ first_name }},\n\nSorry for the <loop>.\n\n{{ sender_name }}"
+    template.save()
+    recipient = campaign.recipients.get()
+    text = " ".join(pdf_text(letters.letter_preview(recipient=recipient)).split())
+    assert "Dear Zoë, Sorry for the <loop>. The team" in text
+    assert f"Your code: {recipient.short_code}" in text
