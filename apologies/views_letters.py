@@ -21,9 +21,6 @@ send_required = permission_required("apologies.send_campaign", raise_exception=T
 
 RETURNS_MAX_BYTES = 5 * 1024 * 1024
 
-# Imported with the URLconf, so the web process says at start-up when PDFs will be slow.
-letters.fonts_warn()
-
 
 class LetterSettingsForm(forms.Form):
     page_size = forms.ChoiceField(choices=LetterSettings.PageSize.choices, widget=forms.RadioSelect)
