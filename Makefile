@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup system-deps worker lint format bench bench-letters clean
+.PHONY: run test setup system-deps worker lint format bench bench-letters bench-send bench-landing clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -58,6 +58,13 @@ bench: setup
 
 bench-letters: setup
 	$(PY) bench/letters.py
+
+# These two need PostgreSQL and Redis on 127.0.0.1 (and wrk for the landing page).
+bench-send: setup
+	$(PY) bench/send.py
+
+bench-landing: setup
+	$(PY) bench/landing.py
 
 clean:
 	rm -rf var
