@@ -14,10 +14,7 @@ from django.views.decorators.http import require_POST
 
 from . import letters, services
 from .models import Campaign, Delivery, GiftPackage, Letter, LetterBatch, LetterSettings, Recipient
-
-view_required = permission_required("apologies.view_campaign", raise_exception=True)
-edit_required = permission_required("apologies.change_campaign", raise_exception=True)
-send_required = permission_required("apologies.send_campaign", raise_exception=True)
+from .views import _campaign, edit_required, send_required, view_required
 
 RETURNS_MAX_BYTES = 5 * 1024 * 1024
 
@@ -111,10 +108,6 @@ class GiftPackageForm(forms.ModelForm):
         if cost < 0:
             raise forms.ValidationError("A cost cannot be negative.")
         return cost
-
-
-def _campaign(campaign_id: int) -> Campaign:
-    return get_object_or_404(Campaign.objects.select_related("incident", "author", "approved_by"), id=campaign_id)
 
 
 def _batch(batch_id: int) -> LetterBatch:

@@ -20,7 +20,7 @@ from django.db.models import Count, Max, Min, Sum
 from django.utils import timezone
 
 from . import addresses, parsers
-from .models import AffectedPerson, Contact, Import, Incident, SendEvent, Suppression
+from .models import AffectedPerson, Contact, Import, Incident, Suppression
 
 log = logging.getLogger(__name__)
 
@@ -738,9 +738,12 @@ def _run_suppressions(imp: Import) -> None:
 
 
 def suppression_add_many(*, entries: list[Suppression]) -> int:
-    before = Suppression.objects.count()
-    Suppression.objects.bulk_create(entries, ignore_conflicts=True)
-    return Suppression.objects.count() - before
+    """Add what is not on the list yet; returns how many were new (counting the whole table was O(n))."""
+    wanted = {(e.email, e.reason): e for e in entries}
+    existing = set(Suppression.objects.filter(email__in={email for email, _ in wanted}).values_list("email", "reason"))
+    new = [e for key, e in wanted.items() if key not in existing]
+    Suppression.objects.bulk_create(new, ignore_conflicts=True)
+    return len(new)
 
 
 def suppression_add(*, email: str, reason: str, source: str = "") -> Suppression:
@@ -752,10 +755,6 @@ def suppression_add(*, email: str, reason: str, source: str = "") -> Suppression
 
 def is_suppressed(email: str) -> bool:
     return Suppression.objects.filter(email=email.strip().lower()).exists()
-
-
-def send_events_count(*, incident: Incident) -> int:
-    return SendEvent.objects.filter(incident=incident).count()
 
 
 def contact_check(*, contact: Contact) -> None:
