@@ -1,53 +1,13 @@
-from django.urls import path
+"""Every staff URL of apologies, under one namespace: each room lists its own."""
 
-from . import views, views_letters
+from apologies.campaigns import urls as campaigns
+from apologies.feedback import urls as feedback
+from apologies.letters import urls as letters
+from apologies.results import urls as results
+from apologies.sending import urls as sending
 
 app_name = "apologies"
 
-urlpatterns = [
-    path("incident/<int:incident_id>/new/", views.campaign_create, name="create"),
-    path("<int:campaign_id>/", views.campaign_detail, name="detail"),
-    path("<int:campaign_id>/progress/", views.campaign_progress, name="progress"),
-    path("<int:campaign_id>/settings/", views.campaign_settings, name="settings"),
-    path("<int:campaign_id>/plan/", views.campaign_replan, name="replan"),
-    path("<int:campaign_id>/submit/", views.campaign_submit, name="submit"),
-    path("<int:campaign_id>/approve/", views.campaign_approve, name="approve"),
-    path("<int:campaign_id>/reject/", views.campaign_reject, name="reject"),
-    path("<int:campaign_id>/start/", views.campaign_start, name="start"),
-    path("<int:campaign_id>/pause/", views.campaign_pause, name="pause"),
-    path("<int:campaign_id>/resume/", views.campaign_resume, name="resume"),
-    path("<int:campaign_id>/cancel/", views.campaign_cancel, name="cancel"),
-    path("<int:campaign_id>/templates/", views.campaign_templates, name="templates"),
-    path("<int:campaign_id>/templates/add/", views.template_add, name="template_add"),
-    path("templates/<int:template_id>/", views.template_save, name="template_save"),
-    path("<int:campaign_id>/people/", views.campaign_recipients, name="recipients"),
-    path("<int:campaign_id>/people.csv", views.campaign_recipients_csv, name="recipients_csv"),
-    path("people/<int:recipient_id>/", views.recipient_preview, name="preview"),
-    path("people/<int:recipient_id>/channel/", views.recipient_override, name="override"),
-    path("people/<int:recipient_id>/test/", views.recipient_test_send, name="test_send"),
-    path("deliveries/<int:delivery_id>/resolve/", views.delivery_resolve, name="resolve"),
-    path("outbox/", views.outbox, name="outbox"),
-    path("outbox/<int:email_id>/", views.outbox_email, name="outbox_email"),
-    path("policies/", views.policies, name="policies"),
-    path("<int:campaign_id>/replies/", views.campaign_replies, name="replies"),
-    path("<int:campaign_id>/replies/log/", views.reply_log, name="reply_log"),
-    path("replies/<int:reply_id>/kind/", views.reply_reclassify, name="reply_reclassify"),
-    path("<int:campaign_id>/results/", views.campaign_results, name="results"),
-    path("<int:campaign_id>/results.csv", views.campaign_results_csv, name="results_csv"),
-    path("incident/<int:incident_id>/results/", views.incident_results, name="incident_results"),
-    # Letters
-    path("<int:campaign_id>/letters/", views_letters.campaign_letters, name="letters"),
-    path("<int:campaign_id>/letters/settings/", views_letters.letters_settings, name="letters_settings"),
-    path("<int:campaign_id>/letters/gifts/", views_letters.letters_gifts, name="letters_gifts"),
-    path("<int:campaign_id>/letters/render/", views_letters.letters_render, name="letters_render"),
-    path("<int:campaign_id>/letters/progress/", views_letters.letters_progress, name="letters_progress"),
-    path("<int:campaign_id>/letters/returns/", views_letters.letters_returns, name="letters_returns"),
-    path("letters/batches/<int:batch_id>.zip", views_letters.batch_zip, name="batch_zip"),
-    path("letters/batches/<int:batch_id>.pdf", views_letters.batch_pdf, name="batch_pdf"),
-    path("letters/batches/<int:batch_id>-manifest.csv", views_letters.batch_manifest, name="batch_manifest"),
-    path("letters/batches/<int:batch_id>/mailed/", views_letters.batch_mailed, name="batch_mailed"),
-    path("letters/batches/<int:batch_id>/retry/", views_letters.batch_retry, name="batch_retry"),
-    path("people/<int:recipient_id>/letter.pdf", views_letters.letter_preview, name="letter_preview"),
-    path("gifts/", views_letters.gift_list, name="gifts"),
-    path("gifts/<int:package_id>/", views_letters.gift_edit, name="gift_edit"),
-]
+urlpatterns = (
+    campaigns.urlpatterns + sending.urlpatterns + feedback.urlpatterns + results.urlpatterns + letters.urlpatterns
+)

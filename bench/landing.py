@@ -113,7 +113,8 @@ def main() -> None:
     from django.contrib.auth.models import User
     from django.core.management import call_command
 
-    from apologies import mail, services
+    from apologies import links
+    from apologies.campaigns import planning
     from apologies.models import Consent
     from incidents.models import AffectedPerson, Contact, Incident, Suppression
 
@@ -161,9 +162,9 @@ def main() -> None:
         [Suppression(email=e, reason="unsubscribed", source="bench") for e in emails], ignore_conflicts=True
     )
     author, _ = User.objects.get_or_create(username="bench-marketer")
-    campaign = services.campaign_create(incident=incident, name="bench", author=author)
+    campaign = planning.campaign_create(incident=incident, name="bench", author=author)
     recipients = list(campaign.recipients.order_by("email"))
-    paths = [f"{ENV.get('AMENDS_SORRY_PATH', '/sorry/')}{mail.sorry_token(r)}" for r in recipients]
+    paths = [f"{ENV.get('AMENDS_SORRY_PATH', '/sorry/')}{links.sorry_token(r)}" for r in recipients]
     post_paths = paths[: args.post_people]
     get_paths = paths[args.post_people :]
 

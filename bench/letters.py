@@ -46,8 +46,10 @@ def setup(n: int):
     from django.contrib.auth.models import Group, User
     from django.core.management import call_command
 
-    from apologies import letters, services
+    from apologies.campaigns import lifecycle, planning
+    from apologies.letters import gifts, layout
     from apologies.models import GiftPackage
+    from apologies.sending import services as sending
     from incidents.models import AffectedPerson, Contact, Incident
 
     call_command("migrate", verbosity=0)
@@ -95,15 +97,15 @@ def setup(n: int):
         )
     AffectedPerson.objects.bulk_create(people, batch_size=2000)
     Contact.objects.bulk_create(contacts, batch_size=2000)
-    campaign = services.campaign_create(incident=incident, name="Sorry for the loop", author=marketer)
+    campaign = planning.campaign_create(incident=incident, name="Sorry for the loop", author=marketer)
     package = GiftPackage.objects.create(name="Rose box", sku="ROSE-01", unit_cost=Decimal("8.00"), stock=n)
-    letters.gifts_assign(campaign=campaign, packages={2: package}, user=marketer)
-    ls = letters.letter_settings(campaign)
+    gifts.gifts_assign(campaign=campaign, packages={2: package}, user=marketer)
+    ls = layout.letter_settings(campaign)
     ls.return_address = "Amends Inc.\n500 Market St\nSan Francisco, CA 94105"
     ls.save()
-    services.campaign_submit(campaign=campaign, user=marketer)
-    services.campaign_approve(campaign=campaign, user=approver)
-    services.campaign_start(campaign=campaign, user=approver)
+    lifecycle.campaign_submit(campaign=campaign, user=marketer)
+    lifecycle.campaign_approve(campaign=campaign, user=approver)
+    sending.campaign_start(campaign=campaign, user=approver)
     campaign.refresh_from_db()
     return campaign, approver
 
@@ -112,20 +114,20 @@ def real_path(campaign, user, batch_size: int) -> tuple[float, int, int]:
     """Batch, then render each batch as a worker does. Returns (seconds, letters, pages)."""
     from django.db import transaction
 
-    from apologies import letters
+    from apologies.letters import services as letter_batches
 
     began = time.perf_counter()
     # Render in this process one batch after the other, as one long-lived worker would.
-    original = letters._enqueue_render
-    letters._enqueue_render = lambda batch_id: None
+    original = letter_batches._enqueue_render
+    letter_batches._enqueue_render = lambda batch_id: None
     try:
         with transaction.atomic():
-            run = letters.batches_create(campaign=campaign, user=user, size=batch_size)
+            run = letter_batches.batches_create(campaign=campaign, user=user, size=batch_size)
     finally:
-        letters._enqueue_render = original
+        letter_batches._enqueue_render = original
     batched = time.perf_counter()
     for batch in run.batches:
-        assert letters.batch_render(batch_id=batch.id) == "ready"
+        assert letter_batches.batch_render(batch_id=batch.id) == "ready"
     took = time.perf_counter() - began
     pages = sum(b.pages for b in campaign.letter_batches.all())
     print(f"  batching {batched - began:.2f} s, rendering {took - (batched - began):.2f} s, {len(run.batches)} batches")
@@ -137,16 +139,16 @@ def bare(campaign) -> tuple[float, int, int]:
     from weasyprint import CSS, HTML
     from weasyprint.text.fonts import FontConfiguration
 
-    from apologies import letters
+    from apologies.letters import layout
     from apologies.models import Letter
 
-    writer = letters.LetterWriter(campaign)
+    writer = layout.LetterWriter(campaign)
     items = [
-        letters.LetterInput(x.recipient, x.sequence, x.address_lines(), 9.5)
+        layout.LetterInput(x.recipient, x.sequence, x.address_lines(), 9.5)
         for x in Letter.objects.filter(campaign=campaign).select_related("recipient__contact").order_by("sequence")
     ]
     document = writer.document(writer.html(item) for item in items)
-    stylesheet = (letters.TEMPLATES_DIR / "letter.css").read_text(encoding="utf-8")
+    stylesheet = (layout.TEMPLATES_DIR / "letter.css").read_text(encoding="utf-8")
     gc.collect()
     began = time.perf_counter()
     fonts = FontConfiguration()
@@ -167,9 +169,9 @@ def main() -> None:
     import django
 
     django.setup()
-    from apologies import letters
+    from apologies.letters import checks
 
-    if letters.harfbuzz_subset_missing():
+    if checks.harfbuzz_subset_missing():
         print("warning: libharfbuzz-subset0 is missing: both figures use the slow fontTools subsetter")
     print(f"setting up {args.letters:,} letters in {WORK}")
     campaign, user = setup(args.letters)

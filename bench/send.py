@@ -53,8 +53,9 @@ def run(label: str, people: int, n_workers: int, esp, env: dict, rate: int) -> t
     """Send one fresh campaign; returns (emails/s, duplicates, lost)."""
     from django.contrib.auth.models import Group, User
 
-    from apologies import services
+    from apologies.campaigns import lifecycle, planning
     from apologies.models import Campaign, Delivery
+    from apologies.sending import services as sending
     from incidents.models import AffectedPerson, Incident
 
     marketer, _ = User.objects.get_or_create(username="bench-marketer")
@@ -79,15 +80,15 @@ def run(label: str, people: int, n_workers: int, esp, env: dict, rate: int) -> t
         ],
         batch_size=5000,
     )
-    campaign = services.campaign_create(incident=incident, name="bench", author=marketer, rate_per_second=rate)
-    services.campaign_submit(campaign=campaign, user=marketer)
-    services.campaign_approve(campaign=campaign, user=approver)
+    campaign = planning.campaign_create(incident=incident, name="bench", author=marketer, rate_per_second=rate)
+    lifecycle.campaign_submit(campaign=campaign, user=marketer)
+    lifecycle.campaign_approve(campaign=campaign, user=approver)
     esp.reset()
     procs = workers(n_workers, env)
     time.sleep(3)  # let the workers connect before the clock starts
     try:
         started = time.perf_counter()
-        services.campaign_start(campaign=campaign, user=marketer)
+        sending.campaign_start(campaign=campaign, user=marketer)
         while Campaign.objects.get(id=campaign.id).status != "completed":
             if time.perf_counter() - started > 900:
                 raise SystemExit(f"{label}: not completed after 900 s")
@@ -122,8 +123,8 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
-    from apologies.mock_esp import MockMailgun
     from incidents.models import Incident
+    from tests.mock_esp import MockMailgun
 
     call_command("migrate", verbosity=0)
     Incident.objects.filter(title__startswith="bench send").delete()

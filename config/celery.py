@@ -17,6 +17,10 @@ app.conf.beat_schedule["resume-stalled-campaigns"] = {
     "task": "apologies.tasks.resume_stalled_campaigns",
     "schedule": 60.0,
 }
+app.conf.beat_schedule["requeue-letter-batches"] = {
+    "task": "apologies.tasks.requeue_letter_batches",
+    "schedule": 120.0,
+}
 
 
 def worker_command() -> list[str]:

@@ -137,7 +137,10 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://amends")}
 
 # Email: captured in the database and shown on the Outbox page until an ESP is configured.
 # Set EMAIL_BACKEND to e.g. anymail.backends.postmark.EmailBackend and the ESP's variables.
-EMAIL_BACKEND = env("EMAIL_BACKEND", default="apologies.mail.CapturedEmailBackend")
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="apologies.sending.outbox.CapturedEmailBackend")
+# The outbox backend's path before the rooms were drawn, still accepted from existing environments.
+if EMAIL_BACKEND == "apologies.mail.CapturedEmailBackend":
+    EMAIL_BACKEND = "apologies.sending.outbox.CapturedEmailBackend"
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Amends <sorry@amends.localhost>")
 AMENDS_FROM_ADDRESS = env("AMENDS_FROM_ADDRESS", default="sorry@amends.localhost")
 # Replies come back to reply+<signed delivery id>@this domain (inbound webhook), unsubscribes too.
@@ -196,4 +199,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # WeasyPrint logs every step of every document at INFO, from its import on: thousands of lines a batch.
+    "loggers": {"weasyprint.progress": {"level": "WARNING"}},
 }

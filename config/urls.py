@@ -4,10 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from apologies import views as apologies_views
-from apologies import views_public
-
-SORRY = settings.AMENDS_SORRY_PATH.strip("/")
+from apologies.wayback import urls as wayback_urls
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="incidents:list"), name="home"),
@@ -15,10 +12,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("incidents/", include("incidents.urls")),
     path("campaigns/", include("apologies.urls")),
-    path("u/<str:token>", apologies_views.unsubscribe, name="unsubscribe"),
-    path(f"{SORRY}/", views_public.sorry_code, name="sorry"),
-    path(f"{SORRY}/confirm/<str:token>", views_public.sorry_confirm, name="sorry_confirm"),
-    path(f"{SORRY}/<str:token>", views_public.sorry_person, name="sorry_person"),
+    *wayback_urls.urlpatterns,
     path("anymail/", include("anymail.urls")),
     path("admin/", admin.site.urls),
 ]

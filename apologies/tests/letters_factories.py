@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
 
-from apologies import services
+from apologies.campaigns import lifecycle, planning
 from apologies.models import Campaign
+from apologies.sending import services as sending
+from apologies.tests.factories import IncidentFactory, contact, person
 from incidents.models import Contact
-
-from .factories import IncidentFactory, contact, person
 
 
 def letter_campaign(marketer, approver=None, *, people: dict[str, dict], start: bool = True, **fields) -> Campaign:
@@ -29,12 +29,12 @@ def letter_campaign(marketer, approver=None, *, people: dict[str, dict], start: 
             address = {k: values.pop(k) for k in ("address_line1", "city", "region", "postal_code") if k in values}
             made = contact(email, **values)
             Contact.objects.filter(id=made.id).update(**address)
-    campaign = services.campaign_create(incident=incident, name="Sorry for the loop", author=marketer, **fields)
+    campaign = planning.campaign_create(incident=incident, name="Sorry for the loop", author=marketer, **fields)
     if approver is not None:
-        services.campaign_submit(campaign=campaign, user=marketer)
-        services.campaign_approve(campaign=campaign, user=approver)
+        lifecycle.campaign_submit(campaign=campaign, user=marketer)
+        lifecycle.campaign_approve(campaign=campaign, user=approver)
         if start:
-            services.campaign_start(campaign=campaign, user=approver)
+            sending.campaign_start(campaign=campaign, user=approver)
             campaign.refresh_from_db()
     return campaign
 

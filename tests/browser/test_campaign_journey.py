@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from apologies import services
+from apologies.campaigns import lifecycle, planning
 from apologies.models import Campaign, CapturedEmail, Recipient
+from apologies.sending import services as sending
 from apologies.tests.factories import contact
 from conftest import make_user
 from incidents import services as incident_services
@@ -98,7 +99,7 @@ def test_it_takes_an_apology_from_draft_to_sent(
     page: Page, request_hosts: set[str], page_problems: list[str], tmp_path: Path, settings
 ) -> None:
     # The embedded default: emails are kept in the database and shown on the Outbox page.
-    settings.EMAIL_BACKEND = "apologies.mail.CapturedEmailBackend"
+    settings.EMAIL_BACKEND = "apologies.sending.outbox.CapturedEmailBackend"
     user_with_password("maya", "marketer")
     user_with_password("ana", "approver")
     people = {e: (m, name, "subscribed", "US") for e, (m, name) in SUBSCRIBED.items()}
@@ -266,19 +267,19 @@ def test_it_takes_an_apology_from_draft_to_sent(
 def test_it_pauses_a_sending_campaign(
     page: Page, page_problems: list[str], tmp_path: Path, settings, monkeypatch
 ) -> None:
-    settings.EMAIL_BACKEND = "apologies.mail.CapturedEmailBackend"
+    settings.EMAIL_BACKEND = "apologies.sending.outbox.CapturedEmailBackend"
     maya = user_with_password("maya", "marketer")
     ana = user_with_password("ana", "approver")
     people = {f"p{i}@example.com": (2 + i, f"P{i}", "subscribed", "US") for i in range(3)}
     incident = incident_with_ledger(tmp_path, people)
-    campaign = services.campaign_create(incident=incident, name="Sorry for the loop", author=maya)
-    services.campaign_submit(campaign=campaign, user=maya)
-    services.campaign_approve(campaign=campaign, user=ana)
+    campaign = planning.campaign_create(incident=incident, name="Sorry for the loop", author=maya)
+    lifecycle.campaign_submit(campaign=campaign, user=maya)
+    lifecycle.campaign_approve(campaign=campaign, user=ana)
     # Sending started but no sender has picked anything up yet: with eager Celery under
     # transactional_db the senders would otherwise send everything as campaign_start commits.
     with monkeypatch.context() as m:
-        m.setattr(services, "senders_enqueue", lambda campaign: None)
-        assert services.campaign_start(campaign=campaign, user=ana) == 3
+        m.setattr(sending, "senders_enqueue", lambda campaign: None)
+        assert sending.campaign_start(campaign=campaign, user=ana) == 3
 
     log_in(page, "ana")
     with page.expect_response("**/progress/") as poll:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from apologies import letters, services
+from apologies.campaigns import planning
+from apologies.letters import services as letter_batches
 from apologies.models import GiftPackage, LetterBatch
 from apologies.tests.letters_factories import pdf_page_count, pdf_text
 
@@ -29,14 +30,14 @@ PEOPLE = {
 def test_it_takes_letters_from_gifts_to_the_mail_house(
     page: Page, request_hosts: set[str], page_problems: list[str], tmp_path: Path, settings, monkeypatch
 ) -> None:
-    settings.EMAIL_BACKEND = "apologies.mail.CapturedEmailBackend"
+    settings.EMAIL_BACKEND = "apologies.sending.outbox.CapturedEmailBackend"
     maya = user_with_password("maya", "marketer")
     user_with_password("ana", "approver")
     incident = incident_with_ledger(tmp_path, PEOPLE)
-    campaign = services.campaign_create(incident=incident, name="Sorry for the loop", author=maya)
+    campaign = planning.campaign_create(incident=incident, name="Sorry for the loop", author=maya)
     # Batches are rendered by the test below, one at a time, so the progress bar can be watched.
     queued: list[int] = []
-    monkeypatch.setattr(letters, "_enqueue_render", queued.append)
+    monkeypatch.setattr(letter_batches, "_enqueue_render", queued.append)
 
     # The marketer adds a gift package to the catalogue.
     log_in(page, "maya")
@@ -120,11 +121,11 @@ def test_it_takes_letters_from_gifts_to_the_mail_house(
     expect(box.locator('[data-field="letters"]')).to_have_text("3")
     expect(box.locator("progress")).to_have_attribute("value", "0")
     first, second = queued
-    assert letters.batch_render(batch_id=first) == "ready"
+    assert letter_batches.batch_render(batch_id=first) == "ready"
     expect(box.locator('[data-field="rendered"]')).to_have_text("2")  # the page polls
     expect(box.locator("progress")).to_have_attribute("value", "66")
     screenshot(page, tmp_path, "letters-rendering")
-    assert letters.batch_render(batch_id=second) == "ready"
+    assert letter_batches.batch_render(batch_id=second) == "ready"
     # Finished: the page reloads by itself and lists both batches.
     expect(page.locator(".progress-box")).to_have_count(0)
     rows = page.locator("#batches tbody tr")

@@ -12,8 +12,10 @@ from axe_playwright_python.sync_playwright import Axe
 from django.test import Client
 from playwright.sync_api import Browser, Page, expect
 
-from apologies import mail, services
+from apologies import links
+from apologies.campaigns import lifecycle, planning
 from apologies.models import CapturedEmail, Consent
+from apologies.sending import services as sending
 from apologies.tests.factories import IncidentFactory, contact, person
 from conftest import make_user
 from incidents.models import Suppression
@@ -24,7 +26,7 @@ PHONE = {"width": 375, "height": 740}
 
 @pytest.fixture
 def letter(settings):
-    settings.EMAIL_BACKEND = "apologies.mail.CapturedEmailBackend"
+    settings.EMAIL_BACKEND = "apologies.sending.outbox.CapturedEmailBackend"
     settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": "hook:s3cret"}
     marketer = make_user("maya", "marketer")
     approver = make_user("ana", "approver")
@@ -33,10 +35,10 @@ def letter(settings):
     contact("zoe@example.com", first_name="Zoë")
     person(incident, "sam@example.com", messages=4)
     Suppression.objects.create(email="zoe@example.com", reason="unsubscribed")
-    campaign = services.campaign_create(incident=incident, name="Sorry", author=marketer)
-    services.campaign_submit(campaign=campaign, user=marketer)
-    services.campaign_approve(campaign=campaign, user=approver)
-    services.campaign_start(campaign=campaign, user=approver)
+    campaign = planning.campaign_create(incident=incident, name="Sorry", author=marketer)
+    lifecycle.campaign_submit(campaign=campaign, user=marketer)
+    lifecycle.campaign_approve(campaign=campaign, user=approver)
+    sending.campaign_start(campaign=campaign, user=approver)
     return campaign.recipients.get(email="zoe@example.com")
 
 
@@ -89,7 +91,7 @@ def test_it_takes_a_letter_reader_back_and_shows_it_to_staff(browser, base_url, 
     sam = letter.campaign.deliveries.get(email="sam@example.com")
     payload = {
         "FromFull": {"Email": "sam@example.com", "Name": "Sam"},
-        "ToFull": [{"Email": mail.reply_address(sam.id), "Name": ""}],
+        "ToFull": [{"Email": links.reply_address(sam.id), "Name": ""}],
         "Subject": "Re: We're sorry",
         "TextBody": "Thanks for owning up, no harm done.",
         "Headers": [],

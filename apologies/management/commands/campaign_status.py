@@ -3,7 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count
 
-from apologies import services
+from apologies.campaigns import planning
 from apologies.models import Campaign
 
 
@@ -17,7 +17,7 @@ class Command(BaseCommand):
         campaign = Campaign.objects.filter(id=opts["campaign_id"]).first()
         if campaign is None:
             raise CommandError(f"No campaign with id {opts['campaign_id']}.")
-        counts = services.campaign_counts(campaign=campaign)
+        counts = planning.campaign_counts(campaign=campaign)
         deliveries: dict[str, dict[str, int]] = {}
         for row in campaign.deliveries.values("channel", "status").annotate(n=Count("id")).order_by():
             deliveries.setdefault(row["channel"], {})[row["status"]] = row["n"]

@@ -1,7 +1,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from apologies import services
+from apologies.campaigns import planning
 from incidents.models import Incident
 
 
@@ -26,5 +26,5 @@ class Command(BaseCommand):
             author = incident.owner or users.filter(is_superuser=True).order_by("id").first()
             if author is None:
                 raise CommandError("Name an --author: the incident has no owner and there is no superuser.")
-        campaign = services.campaign_create(incident=incident, name=opts["name"], author=author)
+        campaign = planning.campaign_create(incident=incident, name=opts["name"], author=author)
         self.stdout.write(str(campaign.id))

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apologies import letters, services
+from apologies.campaigns import models as campaigns_models
+from apologies.letters import checks
+from apologies.letters import services as letter_batches
 from apologies.models import Campaign
 
 
@@ -24,10 +26,10 @@ class Command(BaseCommand):
             raise CommandError(f"No campaign {campaign_id}.")
         if batch_size is not None and batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
-        letters.fonts_warn()
+        checks.fonts_warn()
         try:
-            export = letters.campaign_export(campaign=campaign, outdir=outdir, size=batch_size)
-        except services.CampaignError as e:
+            export = letter_batches.campaign_export(campaign=campaign, outdir=outdir, size=batch_size)
+        except campaigns_models.CampaignError as e:
             raise CommandError(str(e)) from e
         for batch in export.batches:
             self.stdout.write(

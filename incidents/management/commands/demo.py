@@ -145,7 +145,7 @@ class Command(BaseCommand):
             ignore_conflicts=True,
         )
         services.ledger_compute(incident=incident)
-        from apologies.services import campaign_create
+        from apologies.campaigns.planning import campaign_create
 
         campaign_create(
             incident=incident,

@@ -1,0 +1,148 @@
+"""Forms of campaigns: creation, settings, templates and variants, overrides, rejection and country rules."""
+
+from __future__ import annotations
+
+from django import forms
+
+from apologies.campaigns import templating
+from apologies.campaigns.models import Campaign, CampaignTemplate, Recipient
+from incidents.models import AffectedPerson
+
+
+def tiers_field(**kwargs) -> forms.TypedMultipleChoiceField:
+    kwargs.setdefault("help_text", "None ticked: every tier.")
+    return forms.TypedMultipleChoiceField(coerce=int, required=False, widget=forms.CheckboxSelectMultiple, **kwargs)
+
+
+def states_field() -> forms.MultipleChoiceField:
+    return forms.MultipleChoiceField(
+        choices=AffectedPerson.State.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: everyone.",
+    )
+
+
+class CampaignCreateForm(forms.Form):
+    name = forms.CharField(max_length=200, initial="Our apology")
+    tiers = tiers_field()
+    states = states_field()
+    allow_follow_up = forms.BooleanField(
+        required=False, help_text="Also write to people an earlier campaign of this incident already apologised to."
+    )
+    field_order = ["name", "tiers", "states", "allow_follow_up"]
+
+    def __init__(self, *args, incident, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["tiers"].choices = list(enumerate(incident.tier_labels()))
+
+
+class CampaignSettingsForm(forms.ModelForm):
+    tiers = tiers_field()
+    states = states_field()
+    gift_tiers_field = tiers_field(label="Tiers whose letters carry a gift", help_text="")
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "name",
+            "allow_follow_up",
+            "sender_name",
+            "default_language",
+            "rate_per_second",
+            "pause_after_errors",
+            "approval_max_age_hours",
+            "cost_per_letter",
+            "cost_per_gift",
+            "seed_list",
+        ]
+        widgets = {"seed_list": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        labels = list(enumerate(self.instance.incident.tier_labels()))
+        self.fields["tiers"].choices = labels
+        self.fields["gift_tiers_field"].choices = labels
+        self.fields["tiers"].initial = self.instance.audience_tiers
+        self.fields["states"].initial = self.instance.audience_states
+        self.fields["gift_tiers_field"].initial = self.instance.gift_tiers
+        self.order_fields(["name", "tiers", "states", "allow_follow_up"])
+
+    def clean_rate_per_second(self) -> int:
+        rate = self.cleaned_data["rate_per_second"]
+        if rate < 1:
+            raise forms.ValidationError("At least one message per second.")
+        return rate
+
+    def save(self, commit: bool = True) -> Campaign:
+        campaign = super().save(commit=False)
+        campaign.audience_tiers = sorted(self.cleaned_data["tiers"])
+        campaign.audience_states = sorted(self.cleaned_data["states"])
+        campaign.gift_tiers = sorted(self.cleaned_data["gift_tiers_field"])
+        if commit:
+            campaign.save()
+        return campaign
+
+    def audience_changed(self) -> bool:
+        return bool({"tiers", "states", "allow_follow_up", "gift_tiers_field"} & set(self.changed_data))
+
+
+class TemplateForm(forms.ModelForm):
+    class Meta:
+        model = CampaignTemplate
+        fields = ["subject", "text_body", "html_body", "letter_body", "invitation"]
+        labels = {"text_body": "Text body", "html_body": "HTML body", "letter_body": "Letter body (HTML)"}
+        widgets = {
+            "text_body": forms.Textarea(attrs={"rows": 14, "class": "mono"}),
+            "html_body": forms.Textarea(attrs={"rows": 14, "class": "mono"}),
+            "letter_body": forms.Textarea(attrs={"rows": 10, "class": "mono"}),
+            "invitation": forms.Textarea(attrs={"rows": 3, "class": "mono"}),
+        }
+
+    def clean(self) -> dict:
+        data = super().clean()
+        for name in ("subject", "text_body", "html_body", "letter_body"):
+            for problem in templating.validate(data.get(name) or ""):
+                self.add_error(name, problem)
+        for problem in templating.validate(data.get("invitation") or "", invitation=True):
+            self.add_error("invitation", problem)
+        return data
+
+
+class VariantForm(forms.Form):
+    language = forms.CharField(max_length=10, required=False, help_text="e.g. fr, de; empty for the default language")
+    tier = forms.TypedChoiceField(coerce=int, required=False, empty_value=CampaignTemplate.ANY_TIER)
+
+    def __init__(self, *args, campaign: Campaign, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.campaign = campaign
+        self.fields["tier"].choices = [("", "any tier")] + list(enumerate(campaign.incident.tier_labels()))
+
+    def clean(self) -> dict:
+        data = super().clean()
+        language = (data.get("language") or "").strip().lower()
+        data["language"] = language
+        if self.campaign.templates.filter(language=language, tier=data.get("tier")).exists():
+            raise forms.ValidationError("That variant exists already.")
+        return data
+
+
+class OverrideForm(forms.Form):
+    channel = forms.ChoiceField(choices=Recipient.Channel.choices)
+    note = forms.CharField(max_length=300, required=False, help_text="Why, for the audit trail.")
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(max_length=500, help_text="What needs to change.")
+
+
+class CountryPolicyForm(forms.Form):
+    country = forms.CharField(max_length=2, help_text="ISO code, e.g. US, GB, DE.")
+    invite_allowed = forms.BooleanField(required=False, label="The apology may invite people who objected back")
+    note = forms.CharField(max_length=200, required=False)
+
+    def clean_country(self) -> str:
+        country = self.cleaned_data["country"].strip().upper()
+        if len(country) != 2 or not country.isalpha():
+            raise forms.ValidationError("A two-letter ISO code, e.g. US, GB, DE.")
+        return country

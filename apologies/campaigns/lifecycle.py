@@ -1,0 +1,127 @@
+"""A campaign's lifecycle: edits back to draft, templates, submit, second-person approval, reject, cancel."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from apologies.campaigns import templating
+from apologies.campaigns.audit import audit_add
+from apologies.campaigns.models import Campaign, CampaignError, CampaignTemplate, Recipient
+from apologies.letters import stock
+from apologies.sending.models import Delivery
+
+
+def campaign_edited(*, campaign: Campaign, user, what: str) -> None:
+    """Any change to the words or the audience needs a fresh approval."""
+    audit_add(campaign, user, "edited", what)
+    if campaign.status in (Campaign.Status.SUBMITTED, Campaign.Status.APPROVED):
+        previous = campaign.get_status_display().lower()
+        campaign.status = Campaign.Status.DRAFT
+        campaign.approved_by = None
+        campaign.approved_at = None
+        campaign.save(update_fields=["status", "approved_by", "approved_at", "updated"])
+        audit_add(campaign, user, "returned to draft", f"was {previous}; edited: {what}")
+
+        stock.stock_release(campaign=campaign, user=user)
+
+
+def template_for(campaign: Campaign, recipient: Recipient, templates: list[CampaignTemplate] | None = None):
+    """The recipient's language and tier variant, falling back to the default language, then any tier."""
+    templates = templates if templates is not None else list(campaign.templates.all())
+    by_key = {(t.language, t.tier): t for t in templates}
+    for key in (
+        (recipient.language, recipient.tier),
+        (recipient.language, CampaignTemplate.ANY_TIER),
+        ("", recipient.tier),
+        ("", CampaignTemplate.ANY_TIER),
+    ):
+        if key in by_key:
+            return by_key[key]
+    return templates[0]
+
+
+def template_problems(template: CampaignTemplate) -> dict[str, list[str]]:
+    problems = {}
+    for field in ("subject", "text_body", "html_body", "letter_body"):
+        found = templating.validate(getattr(template, field))
+        if found:
+            problems[field] = found
+    found = templating.validate(template.invitation, invitation=True)
+    if found:
+        problems["invitation"] = found
+    return problems
+
+
+def template_save(*, template: CampaignTemplate, user) -> None:
+    problems = template_problems(template)
+    if problems:
+        raise CampaignError("; ".join(f"{field}: {', '.join(p)}" for field, p in problems.items()))
+    template.save()
+    campaign_edited(campaign=template.campaign, user=user, what=f"template {template}")
+
+
+def campaign_submit(*, campaign: Campaign, user) -> None:
+    if not campaign.can_become(Campaign.Status.SUBMITTED):
+        raise CampaignError(f"A {campaign.get_status_display().lower()} campaign cannot be submitted.")
+    for template in campaign.templates.all():
+        if template_problems(template):
+            raise CampaignError(f"Fix the template {template} first.")
+    if not campaign.recipients.exclude(channel=Recipient.Channel.NONE).exists():
+        raise CampaignError("Nobody in this audience can be reached: there is nothing to approve.")
+    campaign_transition(campaign, Campaign.Status.SUBMITTED, user, "submitted for approval")
+
+
+def campaign_approve(*, campaign: Campaign, user) -> None:
+    """A second person, in the approver role, approves (or renews a stale approval)."""
+    if not user.has_perm("apologies.approve_campaign"):
+        raise CampaignError("Only an approver can approve a campaign.")
+    if user.pk == campaign.author_id:
+        raise CampaignError("You wrote this campaign: a second person has to approve it.")
+    if campaign.status not in (Campaign.Status.SUBMITTED, Campaign.Status.APPROVED):
+        raise CampaignError(f"A {campaign.get_status_display().lower()} campaign cannot be approved.")
+    renew = campaign.status == Campaign.Status.APPROVED
+
+    with transaction.atomic():
+        # Gift packages and budget are held by the approval, or it is refused saying by how much.
+        stock.stock_reserve(campaign=campaign, user=user)
+        campaign.approved_by = user
+        campaign.approved_at = timezone.now()
+        campaign_transition(campaign, Campaign.Status.APPROVED, user, "approval renewed" if renew else "approved")
+
+
+def campaign_reject(*, campaign: Campaign, user, reason: str) -> None:
+    if not user.has_perm("apologies.approve_campaign"):
+        raise CampaignError("Only an approver can send a campaign back.")
+    if campaign.status != Campaign.Status.SUBMITTED:
+        raise CampaignError("Only a submitted campaign can be sent back.")
+    campaign_transition(campaign, Campaign.Status.DRAFT, user, "sent back to draft", reason)
+
+
+def campaign_transition(campaign: Campaign, status: str, user, action: str, detail: str = "") -> None:
+    if not campaign.can_become(status):
+        raise CampaignError(
+            f"A {campaign.get_status_display().lower()} campaign cannot become {Campaign.Status(status).label.lower()}."
+        )
+    # Conditional on the status we read, so two people clicking at once cannot both win.
+    updated = Campaign.objects.filter(id=campaign.id, status=campaign.status).update(
+        status=status,
+        approved_by=campaign.approved_by,
+        approved_at=campaign.approved_at,
+        paused_reason=campaign.paused_reason,
+        updated=timezone.now(),
+    )
+    if updated != 1:
+        raise CampaignError("Someone else changed this campaign at the same moment: reload and try again.")
+    campaign.status = status
+    audit_add(campaign, user, action, detail)
+
+
+def campaign_cancel(*, campaign: Campaign, user) -> None:
+    with transaction.atomic():
+        campaign_transition(campaign, Campaign.Status.CANCELLED, user, "cancelled")
+
+        stock.stock_release(campaign=campaign, user=user)
+        n = campaign.deliveries.filter(status=Delivery.Status.QUEUED).update(status=Delivery.Status.CANCELLED)
+        if n:
+            audit_add(campaign, user, "cancelled deliveries", f"{n} queued apologies will not be sent")

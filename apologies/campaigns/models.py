@@ -1,0 +1,233 @@
+"""Models of campaigns: country rules, the campaign, its templates, its recipients and its audit trail."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from incidents.models import Contact, Incident
+
+# No 0/O, 1/I/L: a code typed from paper must survive bad handwriting and small print.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+CODE_LENGTH = 8  # 31**8 is about 8.5e11 codes per campaign
+
+
+def new_short_code() -> str:
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+# EU member states, the EEA and the UK: an objection to direct marketing covers every channel.
+EU_UK = "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO GB".split()
+
+
+class CountryPolicy(models.Model):
+    """May an apology to someone who objected to marketing invite them to sign up again?"""
+
+    country = models.CharField(max_length=2, unique=True, help_text="ISO 3166 code, e.g. US, GB, DE.")
+    invite_allowed = models.BooleanField(default=False)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["country"]
+        verbose_name_plural = "country policies"
+
+    def __str__(self) -> str:
+        return f"{self.country}: {'invitation allowed' if self.invite_allowed else 'apology only'}"
+
+
+class Campaign(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SUBMITTED = "submitted", "Submitted for approval"
+        APPROVED = "approved", "Approved"
+        SENDING = "sending", "Sending"
+        PAUSED = "paused", "Paused"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    # Which status may follow which; anything else is refused.
+    TRANSITIONS = {
+        Status.DRAFT: {Status.SUBMITTED, Status.CANCELLED},
+        Status.SUBMITTED: {Status.APPROVED, Status.DRAFT, Status.CANCELLED},
+        Status.APPROVED: {Status.SENDING, Status.DRAFT, Status.APPROVED, Status.CANCELLED},
+        Status.SENDING: {Status.PAUSED, Status.COMPLETED, Status.CANCELLED},
+        Status.PAUSED: {Status.SENDING, Status.CANCELLED, Status.COMPLETED},
+        Status.COMPLETED: set(),
+        Status.CANCELLED: set(),
+    }
+    EDITABLE = {Status.DRAFT, Status.SUBMITTED, Status.APPROVED}
+
+    incident = models.ForeignKey(Incident, models.CASCADE, related_name="campaigns")
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    audience_tiers = models.JSONField(default=list, blank=True, help_text="Tier numbers; empty for every tier.")
+    audience_states = models.JSONField(default=list, blank=True, help_text="Ledger states; empty for all.")
+    allow_follow_up = models.BooleanField(
+        default=False,
+        help_text="Also write to people an earlier campaign of this incident already apologised to.",
+    )
+    sender_name = models.CharField(max_length=100, default="The team")
+    default_language = models.CharField(max_length=10, default="en")
+    rate_per_second = models.PositiveIntegerField(default=50, help_text="Messages per second, across all workers.")
+    pause_after_errors = models.PositiveIntegerField(
+        default=10, help_text="Pause by itself after this many failed sends in a row."
+    )
+    approval_max_age_hours = models.PositiveIntegerField(default=24)
+    cost_per_letter = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("1.50"))
+    cost_per_gift = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("12.00"))
+    gift_tiers = models.JSONField(default=list, blank=True, help_text="Tier numbers whose letters carry a gift.")
+    seed_list = models.TextField(blank=True, help_text="Staff addresses that receive test sends, one per line.")
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    paused_reason = models.CharField(max_length=500, blank=True)
+    consecutive_errors = models.PositiveIntegerField(default=0)
+    planned_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        permissions = [
+            ("approve_campaign", "Can approve a campaign written by someone else"),
+            ("send_campaign", "Can start, pause, resume and cancel sending"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("apologies:detail", args=[self.id])
+
+    def can_become(self, status: str) -> bool:
+        return status in self.TRANSITIONS[self.status]
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in self.EDITABLE
+
+    def approval_expires_at(self):
+        if not self.approved_at:
+            return None
+        return self.approved_at + timedelta(hours=self.approval_max_age_hours)
+
+    def approval_is_stale(self, now=None) -> bool:
+        expires = self.approval_expires_at()
+        return expires is None or (now or timezone.now()) > expires
+
+    def seed_addresses(self) -> list[str]:
+        text = self.seed_list.replace(",", "\n")
+        return [line.strip().lower() for line in text.splitlines() if "@" in line]
+
+
+class CampaignTemplate(models.Model):
+    """The words of an apology: a default, and optional variants by language and by tier."""
+
+    ANY_TIER = -1
+
+    campaign = models.ForeignKey(Campaign, models.CASCADE, related_name="templates")
+    language = models.CharField(max_length=10, blank=True, help_text="Empty for the default language.")
+    tier = models.SmallIntegerField(default=ANY_TIER)
+    subject = models.CharField(max_length=300)
+    text_body = models.TextField()
+    html_body = models.TextField(blank=True)
+    letter_body = models.TextField(blank=True)
+    invitation = models.TextField(
+        blank=True,
+        help_text="Shown only where the country's policy allows inviting people back; may use resubscribe_url "
+        "and short_code.",
+    )
+
+    class Meta:
+        ordering = ["language", "tier"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "language", "tier"], name="template_unique_variant"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.language or 'default'} / {'any tier' if self.tier == self.ANY_TIER else f'tier {self.tier}'}"
+
+
+class Recipient(models.Model):
+    """One person of a campaign's audience, the channel chosen for them and why."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        LETTER = "letter", "Letter"
+        NONE = "none", "None"
+
+    class Reason(models.TextChoices):
+        SUBSCRIBED = "subscribed", "Still subscribed and deliverable"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        COMPLAINED = "complained", "Complained"
+        BOUNCED = "bounced", "Bounced or blocked"
+        SUPPRESSED = "suppressed", "On the suppression list"
+        ALREADY = "already_apologised", "Already apologised in another campaign"
+        OVERRIDE = "override", "Set by hand"
+
+    campaign = models.ForeignKey(Campaign, models.CASCADE, related_name="recipients")
+    email = models.CharField(max_length=254)
+    contact = models.ForeignKey(Contact, models.SET_NULL, null=True, blank=True, related_name="+")
+    messages = models.IntegerField()
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+    max_in_10_min = models.IntegerField()
+    state = models.CharField(max_length=16)
+    tier = models.SmallIntegerField()
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    detail = models.CharField(max_length=300, blank=True)
+    # May the apology invite this person back? Only asked of people who objected (country policy).
+    invite_allowed = models.BooleanField(default=True)
+    gift = models.BooleanField(default=False)
+    language = models.CharField(max_length=10, blank=True)
+    short_code = models.CharField(max_length=9)
+    override_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-messages", "email"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "email"], name="recipient_unique_email"),
+            models.UniqueConstraint(fields=["campaign", "short_code"], name="recipient_unique_code"),
+        ]
+        indexes = [models.Index(fields=["campaign", "channel", "reason"], name="recipient_channel")]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def first_name(self) -> str:
+        return self.contact.first_name if self.contact else ""
+
+    @property
+    def last_name(self) -> str:
+        return self.contact.last_name if self.contact else ""
+
+
+class AuditEvent(models.Model):
+    campaign = models.ForeignKey(Campaign, models.CASCADE, related_name="audit")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    action = models.CharField(max_length=50)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action}"
+
+
+class CampaignError(Exception):
+    """A refused action, with the reason for the person who asked."""

@@ -1,0 +1,254 @@
+"""Planning a campaign: its audience, a channel for every person with the reason, overrides and counts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from apologies.campaigns.audit import audit_add
+from apologies.campaigns.lifecycle import campaign_edited
+from apologies.campaigns.models import (
+    EU_UK,
+    Campaign,
+    CampaignError,
+    CampaignTemplate,
+    CountryPolicy,
+    Recipient,
+    new_short_code,
+)
+from apologies.campaigns.words import default_words
+from apologies.letters import stock
+from apologies.sending.models import Delivery
+from incidents.models import AffectedPerson, Contact, Suppression
+
+
+def policy_defaults_ensure() -> None:
+    """US may be invited back; the EU, EEA and UK get an apology only. Editable afterwards."""
+    if CountryPolicy.objects.exists():
+        return
+    rows = [
+        CountryPolicy(
+            country="US", invite_allowed=True, note="CAN-SPAM: opt-outs honoured; invitation by letter allowed"
+        )
+    ]
+    rows += [
+        CountryPolicy(country=c, invite_allowed=False, note="GDPR Art. 21(3) / PECR: objection covers every channel")
+        for c in EU_UK
+    ]
+    CountryPolicy.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def invite_allowed_for(country: str, policies: dict[str, bool]) -> bool:
+    # A country without a policy gets the apology only: asking someone back who objected is the risk.
+    return policies.get((country or "").upper(), False)
+
+
+def campaign_create(
+    *, incident, name: str, author, tiers: Iterable[int] = (), states: Iterable[str] = (), **fields
+) -> Campaign:
+    policy_defaults_ensure()
+    with transaction.atomic():
+        campaign = Campaign.objects.create(
+            incident=incident,
+            name=name,
+            author=author,
+            audience_tiers=sorted(set(tiers)),
+            audience_states=sorted(set(states)),
+            **fields,
+        )
+        CampaignTemplate.objects.create(campaign=campaign, **default_words())
+        audit_add(campaign, author, "created", f"audience: {audience_label(campaign)}")
+        campaign_plan(campaign=campaign)
+    return campaign
+
+
+def audience_label(campaign: Campaign) -> str:
+    labels = campaign.incident.tier_labels()
+    tiers = ", ".join(labels[t] for t in campaign.audience_tiers if t < len(labels)) or "every tier"
+    states = ", ".join(campaign.audience_states) or "every state"
+    return f"{tiers}; {states}"
+
+
+def campaign_plan(*, campaign: Campaign) -> Counter:
+    """Choose a channel for every person of the audience and record why. Keeps overrides."""
+    if not campaign.is_editable:
+        raise CampaignError("The audience is frozen once sending has started.")
+    people = AffectedPerson.objects.filter(incident=campaign.incident)
+    if campaign.audience_tiers:
+        people = people.filter(tier__in=campaign.audience_tiers)
+    if campaign.audience_states:
+        people = people.filter(state__in=campaign.audience_states)
+    people = list(people)
+    emails = [p.email for p in people]
+    contacts = {c.email: c for c in in_chunks(Contact.objects, "email", emails)}
+    suppressed: dict[str, set[str]] = {}
+    for s in in_chunks(Suppression.objects, "email", emails):
+        suppressed.setdefault(s.email, set()).add(s.reason)
+    already = set()
+    if not campaign.allow_follow_up:
+        already = set(
+            Delivery.objects.filter(incident=campaign.incident, follow_up=False)
+            .exclude(campaign=campaign)
+            .values_list("email", flat=True)
+        )
+    policies = dict(CountryPolicy.objects.values_list("country", "invite_allowed"))
+    overrides = {
+        r.email: r for r in campaign.recipients.filter(reason=Recipient.Reason.OVERRIDE).select_related("contact")
+    }
+    codes = dict(campaign.recipients.values_list("email", "short_code"))
+
+    rows = []
+    for person in people:
+        contact = contacts.get(person.email)
+        channel, reason, detail = plan_channel(
+            person, contact, suppressed.get(person.email, set()), person.email in already
+        )
+        objected = reason != Recipient.Reason.SUBSCRIBED
+        override = overrides.get(person.email)
+        if (
+            override
+            and override_problem(override.channel, person, contact, suppressed.get(person.email, set())) is None
+        ):
+            channel, reason, detail = override.channel, Recipient.Reason.OVERRIDE, override.detail
+        rows.append(
+            Recipient(
+                campaign=campaign,
+                email=person.email,
+                contact=contact,
+                messages=person.messages,
+                first_at=person.first_at,
+                last_at=person.last_at,
+                max_in_10_min=person.max_in_10_min,
+                state=person.state,
+                tier=person.tier,
+                channel=channel,
+                reason=reason,
+                detail=detail,
+                invite_allowed=objected and invite_allowed_for(contact.country if contact else "", policies),
+                gift=channel == Recipient.Channel.LETTER and person.tier in campaign.gift_tiers,
+                language=(contact.language if contact and contact.language else campaign.default_language),
+                short_code=codes.get(person.email) or "",
+                override_by=override.override_by if override and reason == Recipient.Reason.OVERRIDE else None,
+            )
+        )
+    _assign_codes(rows)
+    with transaction.atomic():
+        campaign.recipients.all().delete()
+        Recipient.objects.bulk_create(rows, batch_size=2000)
+        campaign.planned_at = timezone.now()
+        campaign.save(update_fields=["planned_at", "updated"])
+    return Counter(r.channel for r in rows)
+
+
+def in_chunks(manager, field: str, values: list[str], size: int = 5000):
+    # SQLite caps the number of query parameters; PostgreSQL is happy either way.
+    for i in range(0, len(values), size):
+        yield from manager.filter(**{f"{field}__in": values[i : i + size]})
+
+
+def _assign_codes(rows: list[Recipient]) -> None:
+    """New people get a fresh code; people planned before keep the code a letter may already carry."""
+    taken = {r.short_code for r in rows if r.short_code}
+    for r in rows:
+        while not r.short_code:
+            code = new_short_code()
+            if code not in taken:
+                r.short_code = code
+                taken.add(code)
+
+
+def plan_channel(person, contact, suppressed: set[str], already: bool) -> tuple[str, str, str]:
+    """(channel, reason, detail) for one person: email only to the subscribed and deliverable."""
+    C, R = Recipient.Channel, Recipient.Reason
+    if already:
+        return C.NONE, R.ALREADY, "an earlier campaign of this incident apologised already"
+    if person.state == "subscribed" and not person.bounced and not suppressed:
+        return C.EMAIL, R.SUBSCRIBED, ""
+    if person.state == "complained" or "complained" in suppressed:
+        reason = R.COMPLAINED
+    elif person.state == "unsubscribed":
+        reason = R.UNSUBSCRIBED
+    elif person.state == "bounced" or person.bounced:
+        reason = R.BOUNCED
+    else:
+        reason = R.SUPPRESSED
+    if suppressed:
+        detail = "suppressed: " + ", ".join(sorted(suppressed))
+    else:
+        detail = ""
+    if contact and contact.address_valid:
+        return C.LETTER, reason, detail
+    problem = "no postal address" if not contact else (contact.address_problems or "postal address not valid")
+    return C.NONE, reason, "; ".join(p for p in (detail, problem) if p)
+
+
+def override_problem(channel: str, person, contact, suppressed: set[str]) -> str | None:
+    """Why a channel cannot be forced for this person, or None when it can."""
+    if channel == Recipient.Channel.EMAIL:
+        if suppressed:
+            return "this address is on the suppression list: it can never be emailed"
+        if person.state != "subscribed" or person.bounced:
+            return f"this person is {person.state}: they cannot be emailed"
+    if channel == Recipient.Channel.LETTER and not (contact and contact.address_valid):
+        return "this person has no valid postal address"
+    return None
+
+
+def recipient_override(*, recipient: Recipient, channel: str, note: str, user) -> None:
+    campaign = recipient.campaign
+    if not campaign.is_editable:
+        raise CampaignError("The audience is frozen once sending has started.")
+    person = AffectedPerson.objects.filter(incident=campaign.incident, email=recipient.email).first()
+    if person is None:
+        raise CampaignError("This person is no longer in the incident's ledger.")
+    suppressed = set(Suppression.objects.filter(email=recipient.email).values_list("reason", flat=True))
+    problem = override_problem(channel, person, recipient.contact, suppressed)
+    if problem:
+        raise CampaignError(f"Cannot send {recipient.email} an {channel}: {problem}.")
+    recipient.channel = channel
+    recipient.reason = Recipient.Reason.OVERRIDE
+    recipient.detail = note[:300]
+    recipient.override_by = user
+    recipient.gift = channel == Recipient.Channel.LETTER and recipient.tier in campaign.gift_tiers
+    recipient.save()
+    campaign_edited(campaign=campaign, user=user, what=f"channel of {recipient.email} set to {channel}")
+
+
+def campaign_counts(*, campaign: Campaign) -> dict:
+    recipients = campaign.recipients.all()
+    by_channel = dict(recipients.values_list("channel").annotate(n=Count("id")).order_by())
+    by_reason = sorted(
+        recipients.values("channel", "reason").annotate(n=Count("id")).order_by("channel", "reason"),
+        key=lambda r: (list(Recipient.Channel.values).index(r["channel"]), -r["n"]),
+    )
+    labels = campaign.incident.tier_labels()
+    by_tier_rows = recipients.values("tier", "channel").annotate(n=Count("id")).order_by()
+    by_tier = {i: {c: 0 for c in Recipient.Channel.values} for i in range(len(labels))}
+    for row in by_tier_rows:
+        by_tier.setdefault(row["tier"], {c: 0 for c in Recipient.Channel.values})[row["channel"]] = row["n"]
+    letters = by_channel.get(Recipient.Channel.LETTER, 0)
+    gifts = recipients.filter(channel=Recipient.Channel.LETTER, gift=True).count()
+
+    # Each tier's gift costs its catalogue package, or the campaign's cost per gift without one.
+    cost = stock.letters_cost(campaign=campaign).total
+    reason_labels = dict(Recipient.Reason.choices)
+    return {
+        "total": sum(by_channel.values()),
+        "by_channel": {c: by_channel.get(c, 0) for c in Recipient.Channel.values},
+        "by_reason": [
+            {"channel": r["channel"], "reason": r["reason"], "label": reason_labels[r["reason"]], "n": r["n"]}
+            for r in by_reason
+        ],
+        "by_tier": [
+            {"tier": i, "label": labels[i] if i < len(labels) else str(i), **by_tier[i]} for i in sorted(by_tier)
+        ],
+        "letters": letters,
+        "gifts": gifts,
+        "invitations": recipients.filter(invite_allowed=True).exclude(channel=Recipient.Channel.NONE).count(),
+        "cost": cost.quantize(Decimal("0.01")),
+    }

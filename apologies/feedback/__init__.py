@@ -1,0 +1,1 @@
+"""Feedback: ESP tracking events and replies, matched to deliveries and classified."""

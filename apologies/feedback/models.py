@@ -1,0 +1,75 @@
+"""Tracking events of apology deliveries and replies from the people who received them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from apologies.campaigns.models import Campaign
+from apologies.sending.models import Delivery
+
+
+class DeliveryEvent(models.Model):
+    """One tracking event from the ESP's webhook; the ESP's event id makes a replay count once."""
+
+    delivery = models.ForeignKey(Delivery, models.SET_NULL, null=True, blank=True, related_name="events")
+    esp_event_id = models.CharField(max_length=255, unique=True)
+    event_type = models.CharField(max_length=30)
+    recipient = models.CharField(max_length=254, blank=True)
+    message_id = models.CharField(max_length=255, blank=True)
+    occurred_at = models.DateTimeField()
+    description = models.CharField(max_length=500, blank=True)
+    raw = models.JSONField(default=dict)
+    applied = models.BooleanField(default=False)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.recipient}"
+
+
+class Reply(models.Model):
+    """An answer to an apology: by email (inbound webhook), or logged by staff after a call or a letter."""
+
+    class Kind(models.TextChoices):
+        THANKS = "thanks", "Thank you"
+        NEVER_AGAIN = "never_again", "Never email me again"
+        COMPLAINT = "complaint", "Complaint"
+        QUESTION = "question", "Question"
+        AUTO_REPLY = "auto_reply", "Auto-reply / out of office"
+        OTHER = "other", "Other"
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        PHONE = "phone", "Phone"
+        POST = "post", "Post"
+
+    class Match(models.TextChoices):
+        REPLY_TO = "reply_to", "Reply-To address"
+        REFERENCES = "references", "In-Reply-To / References"
+        SENDER = "sender", "Sender address"
+        STAFF = "staff", "Logged by staff"
+        NONE = "none", "Not matched"
+
+    campaign = models.ForeignKey(Campaign, models.CASCADE, null=True, blank=True, related_name="replies")
+    delivery = models.ForeignKey(Delivery, models.SET_NULL, null=True, blank=True, related_name="replies")
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    matched_by = models.CharField(max_length=12, choices=Match.choices, default=Match.NONE)
+    from_email = models.CharField(max_length=254, blank=True)
+    subject = models.CharField(max_length=500, blank=True)
+    text = models.TextField(blank=True)
+    html = models.TextField(blank=True)
+    message_id = models.CharField(max_length=500, blank=True)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.OTHER)
+    kind_set_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+")
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name_plural = "replies"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} from {self.from_email or 'someone'}"

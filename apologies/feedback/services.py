@@ -1,0 +1,200 @@
+"""Feedback from the ESP and from people: tracking events applied once, inbound replies matched and classified."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+from django.db import transaction
+from django.utils import timezone
+
+from apologies import links
+from apologies.campaigns.audit import audit_add
+from apologies.campaigns.models import Campaign
+from apologies.campaigns.words import mask_email
+from apologies.feedback import classify, tasks
+from apologies.feedback.models import DeliveryEvent, Reply
+from apologies.sending.models import Delivery
+from apologies.wayback.services import delivery_for_unsubscribe_token, unsubscribe
+from incidents.models import Suppression
+
+TRACKED = {
+    "delivered": ("delivered_at", None),
+    "opened": ("opened_at", None),
+    "clicked": ("clicked_at", None),
+    "bounced": ("bounced_at", Suppression.Reason.HARD_BOUNCE),
+    "complained": ("complained_at", Suppression.Reason.COMPLAINED),
+    "unsubscribed": ("unsubscribed_at", Suppression.Reason.UNSUBSCRIBED),
+}
+
+
+def tracking_receive(*, event, esp_name: str) -> DeliveryEvent | None:
+    """Keep the event, once: the ESP retries webhooks. The work happens in a task."""
+
+    when = event.timestamp or timezone.now()
+    key = (
+        event.event_id
+        or hashlib.sha256(
+            f"{esp_name}|{event.message_id}|{event.recipient}|{event.event_type}|{when.isoformat()}".encode()
+        ).hexdigest()
+    )
+    metadata = event.metadata or {}
+    delivery_id = str(metadata.get("delivery_id", ""))
+    delivery = Delivery.objects.filter(id=int(delivery_id)).first() if delivery_id.isdigit() else None
+    if delivery is None and event.message_id and event.recipient:
+        delivery = (
+            Delivery.objects.filter(esp_message_id=event.message_id, email=(event.recipient or "").lower())
+            .order_by("-id")
+            .first()
+        )
+    try:
+        raw = json.loads(json.dumps(event.esp_event, default=str))
+    except (TypeError, ValueError):
+        raw = {"unreadable": str(event.esp_event)[:2000]}
+    stored, created = DeliveryEvent.objects.get_or_create(
+        esp_event_id=f"{esp_name}:{key}"[:255],
+        defaults={
+            "delivery": delivery,
+            "event_type": event.event_type,
+            "recipient": (event.recipient or "").lower()[:254],
+            "message_id": (event.message_id or "")[:255],
+            "occurred_at": when,
+            "description": (event.description or event.mta_response or "")[:500],
+            "raw": raw if isinstance(raw, dict) else {"event": raw},
+        },
+    )
+    if not created:
+        return None
+
+    transaction.on_commit(lambda: tasks.apply_tracking_event.delay(stored.id))
+    return stored
+
+
+def tracking_apply(*, event_id: int) -> bool:
+    """Act on one stored event, once, whoever runs it."""
+    if DeliveryEvent.objects.filter(id=event_id, applied=False).update(applied=True) != 1:
+        return False
+    event = DeliveryEvent.objects.select_related("delivery").get(id=event_id)
+    field, reason = TRACKED.get(event.event_type, (None, None))
+    if field and event.delivery_id:
+        Delivery.objects.filter(id=event.delivery_id, **{f"{field}__isnull": True}).update(**{field: event.occurred_at})
+    if reason and event.recipient:
+        # A hard bounce, a complaint or an unsubscribe stops email to the address, matched or not.
+        Suppression.objects.get_or_create(
+            email=event.recipient,
+            reason=reason,
+            defaults={"source": f"ESP webhook: {event.event_type}"[:200], "created": event.occurred_at},
+        )
+    return True
+
+
+def _addresses(message, field: str) -> list[str]:
+    # Not lower-cased: the signed part of reply+… and unsubscribe+… addresses is case-sensitive.
+    return [a.addr_spec for a in (getattr(message, field, None) or []) if getattr(a, "addr_spec", "")]
+
+
+def _message_ids(header: str) -> set[str]:
+    ids = set()
+    for part in (header or "").replace(",", " ").split():
+        part = part.strip()
+        if part:
+            ids.add(part)
+            ids.add(part.strip("<>"))
+            ids.add(f"<{part.strip('<>')}>")
+    return ids
+
+
+def reply_receive(*, message) -> Reply | None:
+    """An email answer to an apology: match it to its delivery, classify it, act on "never again"."""
+
+    recipients = _addresses(message, "to") + _addresses(message, "cc")
+    envelope = getattr(message, "envelope_recipient", "") or ""
+    if envelope:
+        recipients.append(envelope)
+    for address in recipients:
+        local = address.split("@", 1)[0]
+        if local.startswith("unsubscribe+"):
+            # The mailto: half of List-Unsubscribe.
+            delivery = delivery_for_unsubscribe_token(local[len("unsubscribe+") :])
+            if delivery:
+                unsubscribe(delivery=delivery, source="mailto")
+            return None
+    sender = message.from_email.addr_spec.lower() if getattr(message, "from_email", None) else ""
+    delivery, matched_by = None, Reply.Match.NONE
+    for address in recipients:
+        delivery_id = links.delivery_from_reply_address(address)
+        if delivery_id:
+            delivery = Delivery.objects.filter(id=delivery_id).first()
+            if delivery:
+                matched_by = Reply.Match.REPLY_TO
+                break
+    if delivery is None:
+        ids = _message_ids(message.get("In-Reply-To", "")) | _message_ids(message.get("References", ""))
+        if ids:
+            delivery = Delivery.objects.filter(esp_message_id__in=ids).order_by("-id").first()
+            matched_by = Reply.Match.REFERENCES if delivery else matched_by
+    if delivery is None and sender:
+        delivery = Delivery.objects.filter(email=sender).exclude(status=Delivery.Status.QUEUED).order_by("-id").first()
+        matched_by = Reply.Match.SENDER if delivery else matched_by
+    text = message.text or ""
+    if not text and message.html:
+        text = re.sub(r"<[^>]+>", " ", message.html)
+    headers = {k: str(v) for k, v in message.items()}
+    kind, _why = classify.classify(subject=message.subject or "", text=text, headers=headers)
+    reply = Reply.objects.create(
+        campaign=delivery.campaign if delivery else None,
+        delivery=delivery,
+        channel=Reply.Channel.EMAIL,
+        matched_by=matched_by,
+        from_email=sender[:254],
+        subject=(message.subject or "")[:500],
+        text=text,
+        html=message.html or "",
+        message_id=(message.get("Message-ID", "") or "")[:500],
+        kind=kind,
+    )
+    if kind == Reply.Kind.NEVER_AGAIN:
+        _never_again(reply)
+    return reply
+
+
+def _never_again(reply: Reply) -> None:
+    emails = {e for e in (reply.from_email, reply.delivery.email if reply.delivery else "") if e}
+    for email in emails:
+        Suppression.objects.get_or_create(
+            email=email,
+            reason=Suppression.Reason.NEVER_AGAIN,
+            defaults={"source": f"reply: {reply.get_channel_display().lower()}"},
+        )
+
+
+def reply_reclassify(*, reply: Reply, kind: str, user) -> None:
+    reply.kind = kind
+    reply.kind_set_by = user
+    reply.save(update_fields=["kind", "kind_set_by"])
+    if kind == Reply.Kind.NEVER_AGAIN:
+        _never_again(reply)
+    if reply.campaign:
+        what = f"{mask_email(reply.from_email)}: {reply.get_kind_display()}"
+        audit_add(reply.campaign, user, "reply reclassified", what)
+
+
+def reply_log(*, campaign: Campaign, email: str, channel: str, kind: str, text: str, user) -> Reply:
+    """A reply that came by phone or by post, typed in by staff."""
+    email = email.strip().lower()
+    delivery = campaign.deliveries.filter(email=email).first() if email else None
+    reply = Reply.objects.create(
+        campaign=campaign,
+        delivery=delivery,
+        channel=channel,
+        matched_by=Reply.Match.STAFF,
+        from_email=email,
+        text=text,
+        kind=kind,
+        kind_set_by=user,
+    )
+    if kind == Reply.Kind.NEVER_AGAIN:
+        _never_again(reply)
+    audit_add(campaign, user, "reply logged", f"{channel}: {reply.get_kind_display()}")
+    return reply

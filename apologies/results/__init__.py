@@ -1,0 +1,1 @@
+"""Results: what the apology achieved, read-only."""

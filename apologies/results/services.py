@@ -1,0 +1,151 @@
+"""Results, read-only: the funnel, win-back by channel and tier, cost per re-signup, the per-person export."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDate
+
+from apologies.campaigns.models import Campaign, Recipient
+from apologies.feedback.models import Reply
+from apologies.sending.models import Delivery
+from apologies.wayback.models import Consent
+
+
+def results_for(*, campaigns, affected: int) -> dict:
+    """The funnel from hit to back, for one campaign or all of an incident's."""
+
+    ids = [c.id for c in campaigns]
+    deliveries = Delivery.objects.filter(campaign_id__in=ids)
+    recipients = Recipient.objects.filter(campaign_id__in=ids)
+    channels = [Recipient.Channel.EMAIL, Recipient.Channel.LETTER]
+    apologised = dict(
+        deliveries.filter(status=Delivery.Status.SENT).values_list("channel").annotate(n=Count("id")).order_by()
+    )
+    delivered = deliveries.filter(channel=Recipient.Channel.EMAIL, delivered_at__isnull=False).count()
+    replies = Reply.objects.filter(campaign_id__in=ids)
+    by_kind = dict(replies.values_list("kind").annotate(n=Count("id")).order_by())
+    counted = Consent.objects.filter(campaign_id__in=ids, choice=Consent.Choice.RESUBSCRIBE).filter(
+        Q(confirmation_sent_at__isnull=True) | Q(confirmed_at__isnull=False)
+    )
+    back_by_channel = dict(counted.values_list("channel").annotate(n=Count("id")).order_by())
+    back_by_tier = dict(counted.values_list("recipient__tier").annotate(n=Count("id")).order_by())
+    objected = recipients.exclude(reason=Recipient.Reason.SUBSCRIBED)
+    objected_by_channel = dict(objected.values_list("channel").annotate(n=Count("id")).order_by())
+    objected_by_tier = dict(objected.values_list("tier").annotate(n=Count("id")).order_by())
+    never = Consent.objects.filter(campaign_id__in=ids, choice=Consent.Choice.NEVER).count()
+    resubscribed = sum(back_by_channel.values())
+    complaints = by_kind.get(Reply.Kind.COMPLAINT, 0) + deliveries.filter(complained_at__isnull=False).count()
+    letters = apologised.get(Recipient.Channel.LETTER, 0)
+    gifts = deliveries.filter(
+        status=Delivery.Status.SENT, channel=Recipient.Channel.LETTER, recipient__gift=True
+    ).count()
+    cost = sum(
+        (c.cost_per_letter * deliveries.filter(campaign=c, channel="letter", status="sent").count() for c in campaigns),
+        Decimal("0"),
+    ) + sum(
+        (
+            c.cost_per_gift
+            * deliveries.filter(campaign=c, channel="letter", status="sent", recipient__gift=True).count()
+            for c in campaigns
+        ),
+        Decimal("0"),
+    )
+    labels = campaigns[0].incident.tier_labels() if campaigns else []
+
+    def rate(n: int, of: int) -> float | None:
+        return round(100 * n / of, 1) if of else None
+
+    over_time: dict[str, dict[str, int]] = {}
+    for row in counted.annotate(day=TruncDate("created")).values("day", "channel").annotate(n=Count("id")):
+        over_time.setdefault(row["day"].isoformat(), {})[f"re-signups by {row['channel']}"] = row["n"]
+    for row in replies.annotate(day=TruncDate("received_at")).values("day", "kind").annotate(n=Count("id")):
+        over_time.setdefault(row["day"].isoformat(), {})[f"replies: {row['kind']}"] = row["n"]
+    days = sorted(over_time)
+    series = sorted({name for day in over_time.values() for name in day})
+    return {
+        "affected": affected,
+        "audience": recipients.count(),
+        "apologised": {c: apologised.get(c, 0) for c in channels},
+        "apologised_total": sum(apologised.get(c, 0) for c in channels),
+        "delivered": delivered,
+        "replies_total": sum(by_kind.values()),
+        "replies": [{"kind": k, "label": label, "n": by_kind.get(k, 0)} for k, label in Reply.Kind.choices],
+        "resubscribed": resubscribed,
+        "resubscribed_by_channel": {c: back_by_channel.get(c, 0) for c in channels},
+        "still_unsubscribed": max(0, objected.count() - resubscribed),
+        "never_again": never + by_kind.get(Reply.Kind.NEVER_AGAIN, 0),
+        "complaints": complaints,
+        "win_back_by_channel": [
+            {
+                "channel": c,
+                "back": back_by_channel.get(c, 0),
+                "of": objected_by_channel.get(c, 0),
+                "rate": rate(back_by_channel.get(c, 0), objected_by_channel.get(c, 0)),
+            }
+            for c in channels
+        ],
+        "win_back_by_tier": [
+            {
+                "tier": labels[t] if t < len(labels) else str(t),
+                "back": back_by_tier.get(t, 0),
+                "of": objected_by_tier.get(t, 0),
+                "rate": rate(back_by_tier.get(t, 0), objected_by_tier.get(t, 0)),
+            }
+            for t in range(len(labels))
+        ],
+        "cost": cost.quantize(Decimal("0.01")),
+        "letters": letters,
+        "gifts": gifts,
+        "cost_per_resignup": (cost / resubscribed).quantize(Decimal("0.01")) if resubscribed else None,
+        "chart": {
+            "days": days,
+            "series": [{"name": s, "values": [over_time[d].get(s, 0) for d in days]} for s in series],
+        },
+    }
+
+
+RESULT_COLUMNS = [
+    "email",
+    "channel",
+    "reason",
+    "tier",
+    "state",
+    "delivery",
+    "delivered_at",
+    "opened_at",
+    "replies",
+    "reply_kinds",
+    "choice",
+    "resubscribed_at",
+]
+
+
+def results_rows(*, campaign: Campaign):
+    labels = campaign.incident.tier_labels()
+    deliveries = {d.recipient_id: d for d in campaign.deliveries.all()}
+    replies: dict[str, list[str]] = {}
+    for r in campaign.replies.all():
+        replies.setdefault(r.delivery.email if r.delivery else r.from_email, []).append(r.kind)
+    consents: dict[int, Consent] = {}
+    for c in campaign.consents.order_by("created"):
+        consents[c.recipient_id] = c
+    for r in campaign.recipients.order_by("-messages", "email").iterator(chunk_size=2000):
+        d = deliveries.get(r.id)
+        c = consents.get(r.id)
+        back = c and c.choice == Consent.Choice.RESUBSCRIBE and c.counts
+        yield {
+            "email": r.email,
+            "channel": r.channel,
+            "reason": r.reason,
+            "tier": labels[r.tier] if r.tier < len(labels) else r.tier,
+            "state": r.state,
+            "delivery": d.status if d else "",
+            "delivered_at": d.delivered_at.isoformat() if d and d.delivered_at else "",
+            "opened_at": d.opened_at.isoformat() if d and d.opened_at else "",
+            "replies": len(replies.get(r.email, [])),
+            "reply_kinds": " ".join(replies.get(r.email, [])),
+            "choice": c.choice if c else "",
+            "resubscribed_at": (c.confirmed_at or c.created).isoformat() if back else "",
+        }

@@ -1,0 +1,1 @@
+"""Sending: exactly once per person, claimed, rate-limited, pausable, through the ESP or the captured outbox."""
