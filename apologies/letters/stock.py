@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Count, F
+from django.db.models import Count, F, Q
 from django.db.models.functions import Greatest
 
 from apologies.campaigns.audit import audit_add
 from apologies.campaigns.models import Campaign, CampaignError, Recipient
 from apologies.letters.models import GiftPackage, GiftReservation, LetterSettings
+from apologies.sending.models import Delivery
 
 
 @dataclass
@@ -65,9 +66,17 @@ class LetterCost:
         return dict(needs)
 
 
-def letters_cost(*, campaign: Campaign) -> LetterCost:
-    """What the letters cost: postage and print per letter, plus each tier's gift."""
+def letters_cost(*, campaign: Campaign, rendered_only: bool = False) -> LetterCost:
+    """What the letters cost: postage and print per letter, plus each tier's gift package (else the flat price).
+
+    The one cost rule of Amends: approval reserves it for every planned letter; the letters page and the
+    results count it spent (`rendered_only`) for letters rendered into a batch for the mail house, or mailed.
+    """
     letters = campaign.recipients.filter(channel=Recipient.Channel.LETTER)
+    if rendered_only:
+        letters = letters.filter(
+            Q(deliveries__letter__isnull=False) | Q(deliveries__status=Delivery.Status.SENT)
+        ).distinct()
     per_tier = Counter(dict(letters.filter(gift=True).values_list("tier").annotate(n=Count("id")).order_by()))
     packages = {a.tier: a.package for a in campaign.gift_assignments.select_related("package")}
     labels = campaign.incident.tier_labels()

@@ -49,8 +49,6 @@ def campaign_letters(request: HttpRequest, campaign_id: int, *, forms_given: dic
     ).count()
     held = letter_batches.letters_held(campaign=campaign)
     progress = letter_batches.batches_progress(campaign=campaign)
-    if not progress["finished"]:
-        letter_batches.batches_requeue_stale(campaign=campaign)
     given = forms_given or {}
     ctx = {
         "campaign": campaign,
@@ -135,10 +133,8 @@ def letters_render(request: HttpRequest, campaign_id: int) -> HttpResponse:
 @view_required
 def letters_progress(request: HttpRequest, campaign_id: int) -> JsonResponse:
     campaign = campaign_or_404(campaign_id)
-    progress = letter_batches.batches_progress(campaign=campaign)
-    if not progress["finished"]:
-        letter_batches.batches_requeue_stale(campaign=campaign)
-    return JsonResponse(progress)
+    # A batch whose worker died is picked up by the beat schedule (requeue-letter-batches), not by a GET.
+    return JsonResponse(letter_batches.batches_progress(campaign=campaign))
 
 
 def _file(batch: LetterBatch, which: str):
@@ -150,9 +146,11 @@ def _file(batch: LetterBatch, which: str):
 
 @login_required
 @send_required
+@require_POST
 def batch_zip(request: HttpRequest, batch_id: int) -> FileResponse:
     batch = _batch(batch_id)
     f = _file(batch, "archive")
+    # Downloading the ZIP for the mail house is an explicit action (a POST): it moves a ready batch on.
     letter_batches.batch_downloaded(batch=batch, user=request.user)
     return FileResponse(f.open("rb"), as_attachment=True, filename=f"{batch.file_stem()}.zip")
 

@@ -9,6 +9,7 @@ from django.db.models.functions import TruncDate
 
 from apologies.campaigns.models import Campaign, Recipient
 from apologies.feedback.models import Reply
+from apologies.letters import stock
 from apologies.sending.models import Delivery
 from apologies.wayback.models import Consent
 
@@ -37,21 +38,12 @@ def results_for(*, campaigns, affected: int) -> dict:
     never = Consent.objects.filter(campaign_id__in=ids, choice=Consent.Choice.NEVER).count()
     resubscribed = sum(back_by_channel.values())
     complaints = by_kind.get(Reply.Kind.COMPLAINT, 0) + deliveries.filter(complained_at__isnull=False).count()
-    letters = apologised.get(Recipient.Channel.LETTER, 0)
-    gifts = deliveries.filter(
-        status=Delivery.Status.SENT, channel=Recipient.Channel.LETTER, recipient__gift=True
-    ).count()
-    cost = sum(
-        (c.cost_per_letter * deliveries.filter(campaign=c, channel="letter", status="sent").count() for c in campaigns),
-        Decimal("0"),
-    ) + sum(
-        (
-            c.cost_per_gift
-            * deliveries.filter(campaign=c, channel="letter", status="sent", recipient__gift=True).count()
-            for c in campaigns
-        ),
-        Decimal("0"),
-    )
+    # Letters and gifts count from when they were rendered for the mail house, priced by the same rule
+    # as the approval's reservation (gift packages from the catalogue).
+    spent = [stock.letters_cost(campaign=c, rendered_only=True) for c in campaigns]
+    letters = sum(s.letters for s in spent)
+    gifts = sum(s.gift_count for s in spent)
+    cost = sum((s.total for s in spent), Decimal("0"))
     labels = campaigns[0].incident.tier_labels() if campaigns else []
 
     def rate(n: int, of: int) -> float | None:

@@ -135,7 +135,7 @@ def test_it_takes_letters_from_gifts_to_the_mail_house(
 
     # Download the first batch as a ZIP: the PDF's pages match its manifest.
     with page.expect_download() as download:
-        rows.first.get_by_role("link", name="ZIP").click()
+        rows.first.get_by_role("button", name="ZIP").click()
     archive = zipfile.ZipFile(download.value.path())
     stem = f"campaign-{campaign.id}-batch-001"
     assert download.value.suggested_filename == f"{stem}.zip"

@@ -94,7 +94,8 @@ def test_it_answers_403_to_a_viewer_for_every_letter_write(viewer_client, market
         ("gift_edit", [rose.id]),
     ]:
         assert viewer_client.post(reverse(f"apologies:{name}", args=args), {}).status_code == 403, name
-    for name in ("batch_zip", "batch_pdf", "batch_manifest"):
+    assert viewer_client.post(reverse("apologies:batch_zip", args=[batch.id])).status_code == 403
+    for name in ("batch_pdf", "batch_manifest"):
         assert viewer_client.get(reverse(f"apologies:{name}", args=[batch.id])).status_code == 403, name
 
 
@@ -110,7 +111,11 @@ def test_it_renders_batches_then_serves_the_zip_and_marks_it_downloaded(
     assert progress["finished"] and progress["ready"] == 2
     batch = LetterBatch.objects.get(campaign=campaign, number=1)
 
-    response = client.get(reverse("apologies:batch_zip", args=[batch.id]))
+    # A GET changes nothing (a link scanner or a prefetch must not mark a batch downloaded).
+    assert client.get(reverse("apologies:batch_zip", args=[batch.id])).status_code == 405
+    batch.refresh_from_db()
+    assert batch.status == "ready"
+    response = client.post(reverse("apologies:batch_zip", args=[batch.id]))
     assert response.status_code == 200
     assert response["Content-Disposition"] == f'attachment; filename="campaign-{campaign.id}-batch-001.zip"'
     archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
