@@ -26,21 +26,6 @@ def campaign_edited(*, campaign: Campaign, user, what: str) -> None:
         stock.stock_release(campaign=campaign, user=user)
 
 
-def template_for(campaign: Campaign, recipient: Recipient, templates: list[CampaignTemplate] | None = None):
-    """The recipient's language and tier variant, falling back to the default language, then any tier."""
-    templates = templates if templates is not None else list(campaign.templates.all())
-    by_key = {(t.language, t.tier): t for t in templates}
-    for key in (
-        (recipient.language, recipient.tier),
-        (recipient.language, CampaignTemplate.ANY_TIER),
-        ("", recipient.tier),
-        ("", CampaignTemplate.ANY_TIER),
-    ):
-        if key in by_key:
-            return by_key[key]
-    return templates[0]
-
-
 def template_problems(template: CampaignTemplate) -> dict[str, list[str]]:
     problems = {}
     for field in ("subject", "text_body", "html_body", "letter_body"):
@@ -125,3 +110,29 @@ def campaign_cancel(*, campaign: Campaign, user) -> None:
         n = campaign.deliveries.filter(status=Delivery.Status.QUEUED).update(status=Delivery.Status.CANCELLED)
         if n:
             audit_add(campaign, user, "cancelled deliveries", f"{n} queued apologies will not be sent")
+
+
+def campaign_settings_save(*, campaign: Campaign, changed: list[str], user) -> None:
+    """Save settings edited in the form (`campaign` holds the new values); any change needs a fresh approval."""
+    campaign.save()
+    if changed:
+        campaign_edited(campaign=campaign, user=user, what=", ".join(changed))
+
+
+def template_add(*, campaign: Campaign, language: str, tier: int, user) -> CampaignTemplate:
+    """A language or tier variant, starting from the default words; the campaign goes back to draft."""
+    if not campaign.is_editable:
+        raise CampaignError("Sending has started: the campaign can no longer be changed.")
+    base = campaign.templates.get(language="", tier=CampaignTemplate.ANY_TIER)
+    template = CampaignTemplate.objects.create(
+        campaign=campaign,
+        language=language,
+        tier=tier,
+        subject=base.subject,
+        text_body=base.text_body,
+        html_body=base.html_body,
+        letter_body=base.letter_body,
+        invitation=base.invitation,
+    )
+    campaign_edited(campaign=campaign, user=user, what=f"variant {template} added")
+    return template

@@ -122,6 +122,20 @@ class Campaign(models.Model):
             return None
         return self.approved_at + timedelta(hours=self.approval_max_age_hours)
 
+    def template_for(self, recipient: Recipient, templates: list[CampaignTemplate] | None = None) -> CampaignTemplate:
+        """The recipient's language and tier variant, falling back to the default language, then any tier."""
+        templates = templates if templates is not None else list(self.templates.all())
+        by_key = {(t.language, t.tier): t for t in templates}
+        for key in (
+            (recipient.language, recipient.tier),
+            (recipient.language, CampaignTemplate.ANY_TIER),
+            ("", recipient.tier),
+            ("", CampaignTemplate.ANY_TIER),
+        ):
+            if key in by_key:
+                return by_key[key]
+        return templates[0]
+
     def approval_is_stale(self, now=None) -> bool:
         expires = self.approval_expires_at()
         return expires is None or (now or timezone.now()) > expires

@@ -94,9 +94,7 @@ def campaign_settings(request: HttpRequest, campaign_id: int) -> HttpResponse:
         return redirect(campaign)
     form = CampaignSettingsForm(request.POST or None, instance=campaign)
     if request.method == "POST" and form.is_valid():
-        form.save()
-        if form.has_changed():
-            lifecycle.campaign_edited(campaign=campaign, user=request.user, what=", ".join(form.changed_data))
+        lifecycle.campaign_settings_save(campaign=form.save(commit=False), changed=form.changed_data, user=request.user)
         if form.audience_changed():
             planning.campaign_plan(campaign=campaign)
         messages.success(request, "Saved.")
@@ -240,18 +238,9 @@ def template_add(request: HttpRequest, campaign_id: int) -> HttpResponse:
     if not campaign.is_editable or not form.is_valid():
         messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs) or "Not now.")
         return redirect(_templates_url(campaign))
-    base = campaign.templates.get(language="", tier=CampaignTemplate.ANY_TIER)
-    template = CampaignTemplate.objects.create(
-        campaign=campaign,
-        language=form.cleaned_data["language"],
-        tier=form.cleaned_data["tier"],
-        subject=base.subject,
-        text_body=base.text_body,
-        html_body=base.html_body,
-        letter_body=base.letter_body,
-        invitation=base.invitation,
+    template = lifecycle.template_add(
+        campaign=campaign, language=form.cleaned_data["language"], tier=form.cleaned_data["tier"], user=request.user
     )
-    lifecycle.campaign_edited(campaign=campaign, user=request.user, what=f"variant {template} added")
     return redirect(f"{_templates_url(campaign)}?t={template.id}")
 
 
@@ -341,7 +330,7 @@ def campaign_recipients_csv(request: HttpRequest, campaign_id: int) -> Streaming
 def recipient_preview(request: HttpRequest, recipient_id: int) -> HttpResponse:
     recipient = get_object_or_404(Recipient.objects.select_related("campaign__incident", "contact"), id=recipient_id)
     campaign = recipient.campaign
-    template = lifecycle.template_for(campaign, recipient)
+    template = campaign.template_for(recipient)
     rendered = words.render_for(campaign, recipient, template)
     delivery = recipient.deliveries.first()
     headers = esp.headers_for(delivery.id) if delivery else {}

@@ -11,7 +11,6 @@ from django.utils.html import escape, urlize
 from django.utils.safestring import mark_safe
 
 from apologies.campaigns import templating
-from apologies.campaigns.lifecycle import template_for
 from apologies.campaigns.models import Campaign, CampaignTemplate, Recipient
 from apologies.links import resubscribe_url
 
@@ -82,7 +81,7 @@ class Rendered:
 
 def render_for(campaign: Campaign, recipient: Recipient, template: CampaignTemplate | None = None) -> Rendered:
 
-    template = template or template_for(campaign, recipient)
+    template = template or campaign.template_for(recipient)
     text_values, html_values = values_for(campaign, recipient, template)
     return Rendered(
         subject=templating.render(template.subject, text_values, as_html=False),

@@ -33,6 +33,11 @@ def gifts_assign(*, campaign: Campaign, packages: dict[int, GiftPackage | None],
         lifecycle.campaign_edited(campaign=campaign, user=user, what=f"gift packages: {what or 'none'}")
 
 
+def gift_add(*, values: dict) -> GiftPackage:
+    """A new package in the catalogue: values are the form's (name, sku, items, unit_cost, stock)."""
+    return GiftPackage.objects.create(**values)
+
+
 def gift_save(*, package: GiftPackage, values: dict) -> None:
     """Edit a package; its stock may not drop below what approved campaigns hold."""
     # An UPDATE of the edited fields only, conditional on the reservations: an approval may be running.

@@ -227,7 +227,7 @@ class LetterWriter:
 
     def html(self, item: LetterInput) -> str:
         recipient = item.recipient
-        template = lifecycle.template_for(self.campaign, recipient, self.templates)
+        template = self.campaign.template_for(recipient, self.templates)
         body = templating.render(self._body_template(template), self.values(recipient, template), as_html=True)
         return render_to_string(
             "apologies/letters/letter.html",

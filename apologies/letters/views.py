@@ -253,7 +253,7 @@ def gift_list(request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm("apologies.add_giftpackage"):
             return HttpResponse(status=403)
         if form.is_valid():
-            package = form.save()
+            package = gifts.gift_add(values=form.cleaned_data)
             messages.success(request, f"{package} added.")
             return redirect("apologies:gifts")
     return render(

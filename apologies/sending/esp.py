@@ -14,7 +14,6 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.utils.html import escape
 
 from apologies.campaigns import templating
-from apologies.campaigns.lifecycle import template_for
 from apologies.campaigns.models import Campaign, CampaignTemplate, Recipient
 from apologies.campaigns.words import Rendered, render_for, values_for
 from apologies.links import public_url, reply_address, unsubscribe_token
@@ -111,7 +110,7 @@ def send_deliveries(*, campaign: Campaign, deliveries: list[Delivery]) -> Iterat
     templates = list(campaign.templates.all())
     groups: dict[int, list[Delivery]] = {}
     for d in deliveries:
-        groups.setdefault(template_for(campaign, d.recipient, templates).id, []).append(d)
+        groups.setdefault(campaign.template_for(d.recipient, templates).id, []).append(d)
     by_id = {t.id: t for t in templates}
     connection = get_connection()
     for template_id, group in groups.items():
