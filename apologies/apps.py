@@ -7,7 +7,8 @@ class ApologiesConfig(AppConfig):
     name = "apologies"
 
     def ready(self) -> None:
-        # Connecting the anymail signal receivers and the rooms' Celery tasks is what importing them does.
+        # Connecting the signal receivers and the rooms' Celery tasks is what importing them does.
+        from apologies.campaigns import signals  # noqa: F401
         from apologies.feedback import tasks as feedback_tasks  # noqa: F401
         from apologies.feedback import webhooks  # noqa: F401
         from apologies.letters import checks

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from apologies.campaigns import templating
+from apologies.campaigns import fingerprint, templating
 from apologies.campaigns.audit import audit_add
 from apologies.campaigns.models import Campaign, CampaignError, CampaignTemplate, Recipient
 from apologies.letters import stock
@@ -20,7 +20,8 @@ def campaign_edited(*, campaign: Campaign, user, what: str) -> None:
         campaign.status = Campaign.Status.DRAFT
         campaign.approved_by = None
         campaign.approved_at = None
-        campaign.save(update_fields=["status", "approved_by", "approved_at", "updated"])
+        campaign.approved_parts = {}
+        campaign.save(update_fields=["status", "approved_by", "approved_at", "approved_parts", "updated"])
         audit_add(campaign, user, "returned to draft", f"was {previous}; edited: {what}")
 
         stock.stock_release(campaign=campaign, user=user)
@@ -54,6 +55,8 @@ def campaign_submit(*, campaign: Campaign, user) -> None:
             raise CampaignError(f"Fix the template {template} first.")
     if not campaign.recipients.exclude(channel=Recipient.Channel.NONE).exists():
         raise CampaignError("Nobody in this audience can be reached: there is nothing to approve.")
+    # What the approver will see is fixed here: a change before the approval sends it back to draft.
+    campaign.approved_parts = fingerprint.campaign_fingerprint(campaign=campaign)
     campaign_transition(campaign, Campaign.Status.SUBMITTED, user, "submitted for approval")
 
 
@@ -66,12 +69,18 @@ def campaign_approve(*, campaign: Campaign, user) -> None:
     if campaign.status not in (Campaign.Status.SUBMITTED, Campaign.Status.APPROVED):
         raise CampaignError(f"A {campaign.get_status_display().lower()} campaign cannot be approved.")
     renew = campaign.status == Campaign.Status.APPROVED
+    changed = fingerprint.changed_parts(campaign=campaign)
+    if changed or not campaign.approved_parts:
+        what = ", ".join(changed) or "its contents (submitted before approvals covered everything)"
+        campaign_edited(campaign=campaign, user=None, what=f"changed since it was submitted: {what}")
+        raise CampaignError(f"This campaign changed since it was submitted ({what}): it is back in draft.")
 
     with transaction.atomic():
         # Gift packages and budget are held by the approval, or it is refused saying by how much.
         stock.stock_reserve(campaign=campaign, user=user)
         campaign.approved_by = user
         campaign.approved_at = timezone.now()
+        campaign.approved_parts = fingerprint.campaign_fingerprint(campaign=campaign)
         campaign_transition(campaign, Campaign.Status.APPROVED, user, "approval renewed" if renew else "approved")
 
 
@@ -93,6 +102,7 @@ def campaign_transition(campaign: Campaign, status: str, user, action: str, deta
         status=status,
         approved_by=campaign.approved_by,
         approved_at=campaign.approved_at,
+        approved_parts=campaign.approved_parts,
         paused_reason=campaign.paused_reason,
         updated=timezone.now(),
     )
@@ -136,3 +146,61 @@ def template_add(*, campaign: Campaign, language: str, tier: int, user) -> Campa
     )
     campaign_edited(campaign=campaign, user=user, what=f"variant {template} added")
     return template
+
+
+def campaign_approval_check(*, campaign: Campaign, user=None, recipients: bool = True) -> list[str]:
+    """Compare what reaches people with what was approved; act on a difference and return what changed.
+
+    Submitted or approved: back to draft (the stock it held is released). Sending: paused, since people
+    already received the approved words. Other statuses, or nothing changed: []. Every outcome that acts
+    leaves an audit entry naming the parts that changed.
+    """
+    if campaign.status not in (
+        Campaign.Status.SUBMITTED,
+        Campaign.Status.APPROVED,
+        Campaign.Status.SENDING,
+    ):
+        return []
+    changed = fingerprint.changed_parts(campaign=campaign, recipients=recipients)
+    if not campaign.approved_parts:
+        changed = ["its contents (approved before approvals covered everything)"]
+    if not changed:
+        return []
+    what = ", ".join(changed)
+    if campaign.status == Campaign.Status.SENDING:
+        campaign.paused_reason = f"What was approved changed ({what}): an approver has to look again."
+        campaign_transition(campaign, Campaign.Status.PAUSED, user, "paused", campaign.paused_reason)
+    else:
+        campaign_edited(campaign=campaign, user=user, what=f"changed since approval: {what}")
+    return changed
+
+
+def campaigns_recheck(*, campaigns) -> int:
+    """Run the approval check on each campaign that an approval covers (after a covered row changed)."""
+    acted = 0
+    live = (Campaign.Status.SUBMITTED, Campaign.Status.APPROVED, Campaign.Status.SENDING)
+    for campaign in campaigns.filter(status__in=live).select_related("incident"):
+        # Sending campaigns cannot change their recipients; the cheap parts are enough for them.
+        if campaign_approval_check(campaign=campaign, recipients=campaign.status != Campaign.Status.SENDING):
+            acted += 1
+    return acted
+
+
+def campaign_changes_approve(*, campaign: Campaign, user) -> list[str]:
+    """A second person approves what changed in a paused campaign (new words, prices, rules); returns the parts.
+
+    A paused campaign cannot go back to draft (people already have its apology), so the changes are
+    approved in place, by an approver who did not write the campaign; resuming is then possible.
+    """
+    if not user.has_perm("apologies.approve_campaign"):
+        raise CampaignError("Only an approver can approve changes.")
+    if user.pk == campaign.author_id:
+        raise CampaignError("You wrote this campaign: a second person has to approve its changes.")
+    if campaign.status != Campaign.Status.PAUSED:
+        raise CampaignError("Only the changes of a paused campaign are approved this way.")
+    changed = fingerprint.changed_parts(campaign=campaign, recipients=False)
+    parts = fingerprint.campaign_fingerprint(campaign=campaign)
+    Campaign.objects.filter(id=campaign.id).update(approved_parts=parts, approved_by=user, approved_at=timezone.now())
+    campaign.approved_parts = parts
+    audit_add(campaign, user, "changes approved", ", ".join(changed) or "nothing had changed")
+    return changed

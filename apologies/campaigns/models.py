@@ -89,6 +89,8 @@ class Campaign(models.Model):
     seed_list = models.TextField(blank=True, help_text="Staff addresses that receive test sends, one per line.")
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+")
     approved_at = models.DateTimeField(null=True, blank=True)
+    # What the approval covers, part by part (campaigns.fingerprint): a difference sends it back to draft.
+    approved_parts = models.JSONField(default=dict, blank=True, editable=False)
     paused_reason = models.CharField(max_length=500, blank=True)
     consecutive_errors = models.PositiveIntegerField(default=0)
     planned_at = models.DateTimeField(null=True, blank=True)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("<int:campaign_id>/plan/", views.campaign_replan, name="replan"),
     path("<int:campaign_id>/submit/", views.campaign_submit, name="submit"),
     path("<int:campaign_id>/approve/", views.campaign_approve, name="approve"),
+    path("<int:campaign_id>/approve-changes/", views.campaign_changes_approve, name="approve_changes"),
     path("<int:campaign_id>/reject/", views.campaign_reject, name="reject"),
     path("<int:campaign_id>/cancel/", views.campaign_cancel, name="cancel"),
     path("<int:campaign_id>/templates/", views.campaign_templates, name="templates"),

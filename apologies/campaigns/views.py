@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from apologies import links
-from apologies.campaigns import lifecycle, planning, templating, words
+from apologies.campaigns import fingerprint, lifecycle, planning, templating, words
 from apologies.campaigns.access import (
     approve_required,
     campaign_act,
@@ -74,6 +74,12 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "review": campaign.deliveries.filter(status=Delivery.Status.REVIEW)[:50],
         "failed": campaign.deliveries.filter(status=Delivery.Status.FAILED)[:20],
         "is_author": request.user.pk == campaign.author_id,
+        # A paused campaign whose approved parts changed waits for an approver to approve the changes.
+        "changed": (
+            fingerprint.changed_parts(campaign=campaign, recipients=False)
+            if campaign.status == Campaign.Status.PAUSED
+            else []
+        ),
         "reject_form": RejectForm(),
         "pause_form": PauseForm(),
         "stale": campaign.status == Campaign.Status.APPROVED and campaign.approval_is_stale(),
@@ -137,6 +143,19 @@ def campaign_approve(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = campaign_or_404(campaign_id)
     return campaign_act(
         request, campaign, lambda: lifecycle.campaign_approve(campaign=campaign, user=request.user), "Approved."
+    )
+
+
+@login_required
+@approve_required
+@require_POST
+def campaign_changes_approve(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = campaign_or_404(campaign_id)
+    return campaign_act(
+        request,
+        campaign,
+        lambda: lifecycle.campaign_changes_approve(campaign=campaign, user=request.user),
+        "Changes approved: the campaign can resume.",
     )
 
 

@@ -45,3 +45,5 @@ def gift_save(*, package: GiftPackage, values: dict) -> None:
         reserved = GiftPackage.objects.get(id=package.id).reserved
         raise CampaignError(f"{reserved:,} are held for approved campaigns: the stock cannot go below that.")
     package.refresh_from_db()
+    # A new price or contents is not what the approvers of the campaigns giving this package approved.
+    lifecycle.campaigns_recheck(campaigns=Campaign.objects.filter(gift_assignments__package=package).distinct())

@@ -17,6 +17,7 @@ from django.db.models import F, Max, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from apologies.campaigns import fingerprint, lifecycle
 from apologies.campaigns.audit import audit_add
 from apologies.campaigns.models import Campaign, CampaignError, Recipient
 from apologies.letters import tasks
@@ -100,6 +101,12 @@ def batches_create(*, campaign: Campaign, user, size: int | None = None) -> Batc
     if campaign.status not in STARTED:
         raise CampaignError(
             "Letters are printed once sending has started: an approved campaign is a promise to these people."
+        )
+    changed = fingerprint.changed_parts(campaign=campaign, recipients=False)
+    if changed:
+        lifecycle.campaign_approval_check(campaign=campaign, user=user, recipients=False)
+        raise CampaignError(
+            f"Not rendered: {', '.join(changed)} changed since the approval. An approver has to look again."
         )
     ls = letter_settings(campaign)
     sender = sender_lines(ls)

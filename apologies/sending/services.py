@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from apologies.campaigns import fingerprint, lifecycle
 from apologies.campaigns.audit import audit_add
 from apologies.campaigns.lifecycle import campaign_transition
 from apologies.campaigns.models import Campaign, CampaignError, Recipient
@@ -34,6 +35,9 @@ def campaign_start(*, campaign: Campaign, user) -> int:
             f"The approval of {campaign.approved_at:%Y-%m-%d %H:%M} UTC is older than "
             f"{campaign.approval_max_age_hours} h: an approver has to renew it before sending starts."
         )
+    changed = lifecycle.campaign_approval_check(campaign=campaign, user=user)
+    if changed:
+        raise CampaignError(f"Not started: {', '.join(changed)} changed since the approval. It is back in draft.")
     with transaction.atomic():
         queued = deliveries_create(campaign=campaign)
         campaign.started_at = timezone.now()
@@ -72,6 +76,10 @@ def campaign_pause(*, campaign: Campaign, user, reason: str = "") -> None:
 
 
 def campaign_resume(*, campaign: Campaign, user) -> None:
+    changed = fingerprint.changed_parts(campaign=campaign, recipients=False)
+    if changed:
+        what = ", ".join(changed)
+        raise CampaignError(f"Changed since the approval: {what}. An approver has to approve the changes first.")
     campaign.paused_reason = ""
     Campaign.objects.filter(id=campaign.id).update(consecutive_errors=0)
     with transaction.atomic():
@@ -113,6 +121,9 @@ def campaign_send_batch(*, campaign_id: int) -> str:
     """Send one batch of a campaign. Returns "more", "done", "waiting" or "stopped"."""
     campaign = Campaign.objects.select_related("incident").get(id=campaign_id)
     if campaign.status != Campaign.Status.SENDING:
+        return "stopped"
+    # Batch after batch, the words must still be the approved ones: an edit in between pauses the campaign.
+    if lifecycle.campaign_approval_check(campaign=campaign, recipients=False):
         return "stopped"
     size = max(1, min(esp.batch_size(), campaign.rate_per_second))
     # Our share of the rate first, then the claim: a claimed batch must never sit waiting, or it

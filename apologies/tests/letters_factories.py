@@ -10,16 +10,27 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from apologies.campaigns import lifecycle, planning
-from apologies.models import Campaign
+from apologies.models import Campaign, LetterSettings
 from apologies.sending import services as sending
 from apologies.tests.factories import IncidentFactory, contact, person
 from incidents.models import Contact
 
+US_RETURN_ADDRESS = "Amends Inc.\n500 Market St\nSan Francisco, CA 94105"
 
-def letter_campaign(marketer, approver=None, *, people: dict[str, dict], start: bool = True, **fields) -> Campaign:
+
+def letter_campaign(
+    marketer,
+    approver=None,
+    *,
+    people: dict[str, dict],
+    start: bool = True,
+    letter_settings: dict | None = None,
+    **fields,
+) -> Campaign:
     """A campaign whose people unsubscribed and have addresses (so: letters). people: email -> contact fields.
 
     A field "messages" sets how many emails they received (and so their tier); "state" their state.
+    `letter_settings` are set before the approval (which covers them); the return address defaults to a US one.
     """
     incident = IncidentFactory()
     for email, values in people.items():
@@ -30,6 +41,9 @@ def letter_campaign(marketer, approver=None, *, people: dict[str, dict], start: 
             made = contact(email, **values)
             Contact.objects.filter(id=made.id).update(**address)
     campaign = planning.campaign_create(incident=incident, name="Sorry for the loop", author=marketer, **fields)
+    LetterSettings.objects.update_or_create(
+        campaign=campaign, defaults={"return_address": US_RETURN_ADDRESS, **(letter_settings or {})}
+    )
     if approver is not None:
         lifecycle.campaign_submit(campaign=campaign, user=marketer)
         lifecycle.campaign_approve(campaign=campaign, user=approver)

@@ -10,6 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from apologies.campaigns import lifecycle
 from apologies.campaigns import models as campaigns_models
 from apologies.letters import layout, returns
 from apologies.letters import services as letter_batches
@@ -79,11 +80,15 @@ def test_it_starts_every_letter_on_a_new_sheet_and_the_pages_match_the_manifest(
     marketer, approver, django_capture_on_commit_callbacks
 ):
     people = {f"p{i}@example.com": {"first_name": f"Person{i}", "messages": 60 if i == 1 else 3} for i in range(3)}
-    campaign = started(marketer, approver, people)
+    campaign = letter_campaign(marketer, people=people)
     long = campaign.templates.get()
     long.pk, long.tier = None, 3  # people with 50+ emails get a longer letter
     long.letter_body = "<p>Dear {{ first_name }},</p>" + "<p>We are very sorry about all of it.</p>" * 40
     long.save()
+    lifecycle.campaign_submit(campaign=campaign, user=marketer)
+    lifecycle.campaign_approve(campaign=campaign, user=approver)
+    sending.campaign_start(campaign=campaign, user=approver)
+    campaign.refresh_from_db()
     [batch] = render_all(campaign, approver, django_capture_on_commit_callbacks)
 
     with batch.pdf.open("rb") as f:
@@ -107,10 +112,9 @@ def test_it_starts_every_letter_on_a_new_sheet_and_the_pages_match_the_manifest(
 
 
 def test_it_prints_one_side_without_blank_backs(marketer, approver, django_capture_on_commit_callbacks):
-    campaign = started(marketer, approver, {f"p{i}@example.com": {} for i in range(3)})
-    ls = layout.letter_settings(campaign)
-    ls.duplex = False
-    ls.save()
+    campaign = started(
+        marketer, approver, {f"p{i}@example.com": {} for i in range(3)}, letter_settings={"duplex": False}
+    )
     [batch] = render_all(campaign, approver, django_capture_on_commit_callbacks)
     assert (batch.pages, batch.sheets) == (3, 3)
     assert [r["first_page"] for r in manifest_rows(batch)] == ["1", "2", "3"]
@@ -176,7 +180,9 @@ def test_it_skips_people_who_asked_never_to_be_contacted_again(marketer, approve
 
 
 def test_it_refuses_batches_before_sending_starts_or_without_a_return_address(marketer, approver):
-    campaign = letter_campaign(marketer, approver, people={"a@example.com": {}}, start=False)
+    campaign = letter_campaign(
+        marketer, approver, people={"a@example.com": {}}, start=False, letter_settings={"return_address": ""}
+    )
     with pytest.raises(campaigns_models.CampaignError, match="once sending has started"):
         letter_batches.batches_create(campaign=campaign, user=approver)
     sending.campaign_start(campaign=campaign, user=approver)

@@ -175,9 +175,24 @@ def test_it_takes_mailed_gifts_out_of_stock(marketer, approver, django_capture_o
 
 def test_it_keeps_stock_at_or_above_what_is_held(marketer, approver):
     package = rose(stock=10)
-    lifecycle.campaign_approve(campaign=submitted(marketer, people=3, package=package), user=approver)
+    campaign = submitted(marketer, people=3, package=package)
+    lifecycle.campaign_approve(campaign=campaign, user=approver)
     with pytest.raises(campaigns_models.CampaignError, match="3 are held"):
         gifts.gift_save(package=package, values={"stock": 2})
-    gifts.gift_save(package=package, values={"stock": 3, "unit_cost": Decimal("9.00")})
+    gifts.gift_save(package=package, values={"stock": 3})
     package.refresh_from_db()
-    assert (package.stock, package.reserved, package.unit_cost) == (3, 3, Decimal("9.00"))
+    assert (package.stock, package.reserved) == (3, 3)
+    campaign.refresh_from_db()
+    assert campaign.status == "approved"  # stock is not what the approver approved: prices and contents are
+
+
+def test_it_returns_an_approved_campaign_to_draft_when_its_gift_price_rises(marketer, approver):
+    package = rose(stock=10)
+    campaign = submitted(marketer, people=3, package=package)
+    lifecycle.campaign_approve(campaign=campaign, user=approver)
+    gifts.gift_save(package=package, values={"stock": 10, "unit_cost": Decimal("99.00")})
+    campaign.refresh_from_db()
+    package.refresh_from_db()
+    assert campaign.status == "draft" and package.reserved == 0  # the approval's hold is given back
+    audit = list(campaign.audit.values_list("action", "detail"))
+    assert any("gift packages and their prices" in detail for action, detail in audit if action == "edited")
