@@ -70,6 +70,12 @@ class Reply(models.Model):
     class Meta:
         ordering = ["-received_at", "-id"]
         verbose_name_plural = "replies"
+        # An ESP that retries its inbound webhook must not store (nor act on) a reply twice.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message_id"], condition=~models.Q(message_id=""), name="reply_unique_message_id"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} from {self.from_email or 'someone'}"

@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apologies import links
@@ -141,19 +141,29 @@ def reply_receive(*, message) -> Reply | None:
     if not text and message.html:
         text = re.sub(r"<[^>]+>", " ", message.html)
     headers = {k: str(v) for k, v in message.items()}
+    message_id = (message.get("Message-ID", "") or "").strip()[:500]
+    if message_id:
+        seen = Reply.objects.filter(message_id=message_id).first()
+        if seen:
+            return seen  # a replayed webhook: stored and acted on once already
     kind, _why = classify.classify(subject=message.subject or "", text=text, headers=headers)
-    reply = Reply.objects.create(
-        campaign=delivery.campaign if delivery else None,
-        delivery=delivery,
-        channel=Reply.Channel.EMAIL,
-        matched_by=matched_by,
-        from_email=sender[:254],
-        subject=(message.subject or "")[:500],
-        text=text,
-        html=message.html or "",
-        message_id=(message.get("Message-ID", "") or "")[:500],
-        kind=kind,
-    )
+    try:
+        with transaction.atomic():
+            reply = Reply.objects.create(
+                campaign=delivery.campaign if delivery else None,
+                delivery=delivery,
+                channel=Reply.Channel.EMAIL,
+                matched_by=matched_by,
+                from_email=sender[:254],
+                subject=(message.subject or "")[:500],
+                text=text,
+                html=message.html or "",
+                message_id=message_id,
+                kind=kind,
+            )
+    except IntegrityError:
+        # The same reply delivered twice at the same moment: the other request stored it.
+        return Reply.objects.get(message_id=message_id)
     if kind == Reply.Kind.NEVER_AGAIN:
         _never_again(reply)
     return reply

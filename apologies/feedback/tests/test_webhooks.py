@@ -165,3 +165,28 @@ def test_it_refuses_unauthenticated_webhooks_even_when_no_secret_was_configured(
     settings.ANYMAIL = defaults.ANYMAIL  # as configured from the environment, without the test's secret
     assert settings.ANYMAIL["WEBHOOK_SECRET"].startswith("amends:")
     assert 400 <= Client().post("/anymail/postmark/tracking/", "{}", content_type="application/json").status_code < 500
+
+
+@pytest.mark.parametrize(
+    "path", ["/anymail/postmark/tracking/", "/anymail/postmark/inbound/", "/anymail/sendgrid/tracking/"]
+)
+@pytest.mark.parametrize("body", ["", "{not json", "null", "[]", "{}"])
+def test_it_answers_400_to_a_malformed_or_empty_body(path, body):
+    response = Client(raise_request_exception=False).post(
+        path, body, content_type="application/json", HTTP_AUTHORIZATION=AUTH
+    )
+    assert response.status_code == 400, (path, body, response.status_code)
+    assert not DeliveryEvent.objects.exists() and not Reply.objects.exists()
+
+
+def test_it_stores_a_replayed_inbound_reply_once(delivery):
+    payload = inbound(
+        links.reply_address(delivery.id),
+        "Please never email me again.",
+        headers=[("Message-ID", "<CAF=abc123@mail.example.com>")],
+    )
+    for _ in range(3):
+        assert post("/anymail/postmark/inbound/", payload).status_code == 200
+    reply = Reply.objects.get()
+    assert reply.message_id == "<CAF=abc123@mail.example.com>" and reply.kind == "never_again"
+    assert Suppression.objects.filter(email="jane@example.com").count() == 1
