@@ -13,6 +13,13 @@ environ.Env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-change-me-in-production-0123456789")
+# Old keys, still accepted after a rotation (sessions, CSRF, anything signed with SECRET_KEY).
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+# The long-lived key of every link Amends gives out (printed QR codes, unsubscribe and reply addresses)
+# and of the default webhook secret: rotate it on its own, keeping the old one in the fallbacks for as
+# long as printed letters may be read (AMENDS_SORRY_LINK_DAYS).
+AMENDS_LINK_KEY = env("AMENDS_LINK_KEY", default="") or SECRET_KEY
+AMENDS_LINK_KEY_FALLBACKS = env.list("AMENDS_LINK_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
@@ -183,7 +190,7 @@ ANYMAIL = {
 # anymail would accept unauthenticated webhooks with only a warning: without a configured secret,
 # use one nobody knows, so that forged tracking events and replies are refused.
 ANYMAIL["WEBHOOK_SECRET"] = env("ANYMAIL_WEBHOOK_SECRET", default="") or (
-    "amends:" + hashlib.sha256(f"{SECRET_KEY}:webhooks".encode()).hexdigest()[:32]
+    "amends:" + hashlib.sha256(f"{AMENDS_LINK_KEY}:webhooks".encode()).hexdigest()[:32]
 )
 
 if not DEBUG:
@@ -195,10 +202,21 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
+# LOG_FORMAT=json gives one JSON object per line (python-json-logger), with the ids of every send line.
+LOG_FORMAT = env("LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json" if LOG_FORMAT == "json" else "text"}
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     # WeasyPrint logs every step of every document at INFO, from its import on: thousands of lines a batch.
     "loggers": {"weasyprint.progress": {"level": "WARNING"}},

@@ -17,6 +17,7 @@ from apologies.campaigns import templating
 from apologies.campaigns.models import Campaign, CampaignTemplate, Recipient
 from apologies.campaigns.words import Rendered, render_for, values_for
 from apologies.links import public_url, reply_address, unsubscribe_token
+from apologies.sending.logs import send_log
 from apologies.sending.models import Delivery
 
 log = logging.getLogger(__name__)
@@ -144,7 +145,7 @@ def _send_one(connection, campaign: Campaign, template: CampaignTemplate, delive
     try:
         connection.send_messages([message])
     except Exception as exc:  # noqa: BLE001 - every failure is classified, none may be lost
-        log.warning("send to %s failed: %s", delivery.email, exc)
+        send_log(logging.WARNING, "send_failed", campaign=campaign, delivery_ids=[delivery.id], error=repr(exc)[:300])
         return classify(exc)
     return _outcome(message, [delivery])
 
@@ -173,7 +174,8 @@ def _send_batch(connection, campaign: Campaign, template: CampaignTemplate, grou
     try:
         connection.send_messages([message])
     except Exception as exc:  # noqa: BLE001 - every failure is classified, none may be lost
-        log.warning("batch of %d failed: %s", len(group), exc)
+        ids = [d.id for d in group]
+        send_log(logging.WARNING, "batch_failed", campaign=campaign, delivery_ids=ids, error=repr(exc)[:300])
         return classify(exc)
     return _outcome(message, group)
 

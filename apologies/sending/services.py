@@ -17,6 +17,7 @@ from apologies.campaigns.audit import audit_add
 from apologies.campaigns.lifecycle import campaign_transition
 from apologies.campaigns.models import Campaign, CampaignError, Recipient
 from apologies.sending import esp, tasks
+from apologies.sending.logs import send_log
 from apologies.sending.models import Delivery
 from apologies.sending.ratelimit import RateLimiter
 from incidents.models import Suppression
@@ -46,6 +47,7 @@ def campaign_start(*, campaign: Campaign, user) -> int:
         campaign.save(update_fields=["started_at", "paused_reason", "consecutive_errors"])
         campaign_transition(campaign, Campaign.Status.SENDING, user, "sending started", f"{queued} emails queued")
         senders_enqueue(campaign=campaign)
+    send_log(logging.INFO, "started", campaign=campaign, queued=queued, user=user.get_username() if user else "")
     return queued
 
 
@@ -73,6 +75,21 @@ def deliveries_create(*, campaign: Campaign) -> int:
 def campaign_pause(*, campaign: Campaign, user, reason: str = "") -> None:
     campaign.paused_reason = reason or f"paused by {user.get_username()}"
     campaign_transition(campaign, Campaign.Status.PAUSED, user, "paused", campaign.paused_reason)
+    send_log(logging.WARNING, "paused", campaign=campaign, reason=repr(campaign.paused_reason))
+
+
+def campaigns_pause_all(*, reason: str, user=None) -> list[int]:
+    """Emergency stop: pause every sending campaign; returns their ids. Senders stop before their next batch."""
+    paused = []
+    for campaign in Campaign.objects.filter(status=Campaign.Status.SENDING).select_related("incident").order_by("id"):
+        try:
+            campaign.paused_reason = f"paused for every campaign: {reason}"[:500]
+            campaign_transition(campaign, Campaign.Status.PAUSED, user, "paused (all campaigns)", reason)
+        except CampaignError:
+            continue  # it finished or was paused in the meantime
+        send_log(logging.WARNING, "paused", campaign=campaign, reason=repr(reason), scope="all")
+        paused.append(campaign.id)
+    return paused
 
 
 def campaign_resume(*, campaign: Campaign, user) -> None:
@@ -142,9 +159,11 @@ def campaign_send_batch(*, campaign_id: int) -> str:
     # Checked again now, not only when planned: someone may have unsubscribed in the meantime.
     blocked = set(Suppression.objects.filter(email__in=[d.email for d in deliveries]).values_list("email", flat=True))
     if blocked:
-        Delivery.objects.filter(id__in=[d.id for d in deliveries if d.email in blocked]).update(
+        skipped = [d.id for d in deliveries if d.email in blocked]
+        Delivery.objects.filter(id__in=skipped).update(
             status=Delivery.Status.SKIPPED, error="on the suppression list at send time"
         )
+        send_log(logging.INFO, "skipped_suppressed", campaign=campaign, delivery_ids=skipped)
         deliveries = [d for d in deliveries if d.email not in blocked]
     if not deliveries:
         return "more"
@@ -174,6 +193,8 @@ def _release(deliveries: list[Delivery]) -> None:
 def _record(campaign: Campaign, deliveries: list[Delivery], outcome: esp.Outcome) -> None:
     now = timezone.now()
     ids = [d.id for d in deliveries]
+    level = logging.INFO if outcome.kind == esp.Outcome.SENT else logging.WARNING
+    send_log(level, f"batch_{outcome.kind}", campaign=campaign, delivery_ids=ids, error=repr(outcome.error[:300]))
     if outcome.kind == esp.Outcome.SENT:
         by_message_id: dict[str, list[int]] = {}
         for d in deliveries:
@@ -219,6 +240,7 @@ def _record(campaign: Campaign, deliveries: list[Delivery], outcome: esp.Outcome
             f"paused by itself after {campaign.consecutive_errors} failed sends in a row; last error: {outcome.error}"
         )
         campaign.paused_reason = reason[:500]
+        send_log(logging.ERROR, "paused_automatically", campaign=campaign, reason=repr(campaign.paused_reason))
         try:
             campaign_transition(campaign, Campaign.Status.PAUSED, None, "paused automatically", campaign.paused_reason)
         except CampaignError:
@@ -236,7 +258,9 @@ def _finish_if_done(campaign: Campaign) -> str:
     try:
         campaign.finished_at = timezone.now()
         Campaign.objects.filter(id=campaign.id).update(finished_at=campaign.finished_at)
-        campaign_transition(campaign, Campaign.Status.COMPLETED, None, "completed", _summary(campaign))
+        summary = _summary(campaign)
+        campaign_transition(campaign, Campaign.Status.COMPLETED, None, "completed", summary)
+        send_log(logging.INFO, "completed", campaign=campaign, summary=repr(summary))
     except CampaignError:
         pass
     return "done"

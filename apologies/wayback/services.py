@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.conf import settings
-from django.core import signing
 from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
 from django.db.models import OuterRef, Subquery
@@ -16,7 +13,7 @@ from apologies import links
 from apologies.campaigns.audit import audit_add
 from apologies.campaigns.models import CODE_ALPHABET, CODE_LENGTH, Recipient
 from apologies.campaigns.words import mask_email
-from apologies.links import CONFIRM_SALT, public_url, sorry_recipient_id
+from apologies.links import public_url, sorry_recipient_id
 from apologies.sending.models import Delivery
 from apologies.wayback.models import Consent
 from incidents.models import Suppression
@@ -194,9 +191,8 @@ def consent_record(*, recipient: Recipient, choice: str, via: str, ip: str | Non
 
 
 def consent_for_confirm_token(token: str) -> Consent | None:
-    try:
-        consent_id = signing.loads(token, salt=links.CONFIRM_SALT, max_age=timedelta(days=30))
-    except signing.BadSignature:
+    consent_id = links.consent_from_confirm_token(token)
+    if consent_id is None:
         return None
     return Consent.objects.filter(id=consent_id, choice=Consent.Choice.RESUBSCRIBE).first()
 
@@ -217,7 +213,7 @@ def resubscribe_apply(*, consent: Consent) -> None:
 def send_confirmation(*, consent) -> None:
     """Double opt-in for a re-signup from a code typed off a letter: the address owner confirms."""
 
-    token = signing.dumps(consent.id, salt=CONFIRM_SALT)
+    token = links.confirm_token(consent.id)
     context = {
         "brand": settings.AMENDS_BRAND_NAME,
         "confirm_url": public_url(settings.AMENDS_SORRY_PATH + "confirm/" + token),
