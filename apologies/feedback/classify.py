@@ -1,14 +1,25 @@
 """Reading replies to an apology: strip what was quoted, classify what is left, show HTML safely.
 
 Rules, not a model: marketers can read why a reply got its class, and reclassify it. Phrases cover
-English, French, German and Spanish (Dimdim got a French reply).
+English, French, German and Spanish (Dimdim got a French reply). Before any rule is tried the words are
+made plain: HTML to text (BeautifulSoup), the quoted original cut (mail-parser-reply, then our own
+signature and ">" rules), Unicode normalised (NFKC, curly quotes and non-breaking spaces made plain),
+case and accents folded. Typography must never hide a "never again". A reply the rules cannot place
+with confidence needs a person; it is never filed as a thank-you.
 """
 
 from __future__ import annotations
 
+import functools
+import html as html_lib
 import re
+import unicodedata
+from dataclasses import dataclass
 
 import nh3
+from bs4 import BeautifulSoup
+from lingua import Language, LanguageDetectorBuilder
+from mailparser_reply import EmailReplyParser
 
 # Where the quoted original starts: "On Mon, Jane wrote:", "Le lun. … a écrit :", "Am … schrieb …:",
 # "El … escribió:", Outlook's "-----Original Message-----" and "From: " blocks.
@@ -98,6 +109,11 @@ RULES: list[tuple[str, list[str]]] = [
             r"\bappreciate",
             r"\bno worries\b",
             r"\bno problem\b",
+            r"\bno harm( done)?\b",
+            r"\bnot a problem\b",
+            r"\b(ce )?n'est pas grave\b",
+            r"\bpas grave\b",
+            r"\b(ist )?nicht schlimm\b",
             r"\bkind of you\b",
             r"\bmerci\b",
             r"\bpas de souci\b",
@@ -135,7 +151,82 @@ AUTO_SUBJECT = re.compile(
 )
 
 
-COMPILED = [(kind, [re.compile(p, re.IGNORECASE) for p in patterns]) for kind, patterns in RULES]
+# Words that turn a "thank you" into something else ("thanks, but not again", "merci de ne plus …").
+NEGATION = re.compile(r"\b(not|no|never|don't|dont|stop|ne|pas|jamais|nicht|kein\w*|nie|nunca|nada)\b")
+
+# Apostrophes and quotes people's keyboards type (iPhones type curly ones by default).
+QUOTES = str.maketrans(
+    {
+        "\u2019": "'",
+        "\u2018": "'",
+        "\u02bc": "'",
+        "\u2032": "'",
+        "`": "'",
+        "\u00b4": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u00ab": '"',
+        "\u00bb": '"',
+    }
+)
+LANGUAGES = {Language.ENGLISH: "en", Language.FRENCH: "fr", Language.GERMAN: "de", Language.SPANISH: "es"}
+MIN_LANGUAGE_CONFIDENCE = 0.6
+
+
+def normalise(text: str) -> str:
+    """NFKC, entities decoded, curly quotes and non-breaking spaces made plain."""
+    return unicodedata.normalize("NFKC", html_lib.unescape(text or "")).translate(QUOTES).replace("\u00a0", " ")
+
+
+def fold(text: str) -> str:
+    """Lower case without accents, quotes made plain, every run of white space one space: what rules match."""
+    text = unicodedata.normalize("NFKD", normalise(text).casefold())
+    return " ".join("".join(c for c in text if not unicodedata.combining(c)).split())
+
+
+COMPILED = [(kind, [re.compile(fold(p)) for p in patterns]) for kind, patterns in RULES]
+
+
+@dataclass(frozen=True)
+class Reading:
+    kind: str
+    why: str
+    language: str  # ISO 639-1 of the person's own words, "" when unsure
+    own_words: str
+
+
+def html_to_text(html: str) -> str:
+    """The text of an HTML-only reply, one line per block, entities decoded."""
+    return BeautifulSoup(html or "", "html.parser").get_text("\n")
+
+
+@functools.cache
+def reply_parser() -> EmailReplyParser:
+    return EmailReplyParser(languages=["en", "fr", "de", "es"])
+
+
+@functools.cache
+def language_detector():
+    return LanguageDetectorBuilder.from_languages(*LANGUAGES).build()
+
+
+def detect_language(text: str) -> str:
+    """ "en", "fr", "de" or "es" when the words say so with confidence, else ""."""
+    if len(text.strip()) < 3:
+        return ""
+    best = language_detector().compute_language_confidence_values(text)[0]
+    return LANGUAGES[best.language] if best.value >= MIN_LANGUAGE_CONFIDENCE else ""
+
+
+def own_words(text: str) -> str:
+    """What the person wrote: the quoted original and the signature cut, typography made plain."""
+    plain = normalise(text).replace("\r\n", "\n")
+    try:
+        parsed = reply_parser().parse_reply(text=plain)
+    except Exception:  # noqa: BLE001 - a parser bug must not lose a reply; our own rules still cut quotes
+        parsed = plain
+    return strip_quoted(parsed or plain)
 
 
 def strip_quoted(text: str) -> str:
@@ -164,17 +255,34 @@ def is_auto_reply(subject: str, headers: dict[str, str]) -> bool:
     return bool(AUTO_SUBJECT.search(subject or ""))
 
 
-def classify(*, subject: str, text: str, headers: dict[str, str] | None = None) -> tuple[str, str]:
-    """(kind, why): the first rule that matches what the person wrote, in order of consequence."""
+def classify(*, subject: str, text: str, html: str = "", headers: dict[str, str] | None = None) -> Reading:
+    """The first rule that matches what the person wrote, in order of consequence; else "needs_person".
+
+    A thank-you needs nothing else in the words that could turn it (a negation, a question): otherwise
+    a person reads it. Auto-replies are recognised from their headers and subject.
+    """
+    words = own_words(text if text.strip() else html_to_text(html))
+    language = detect_language(words)
     if is_auto_reply(subject, headers or {}):
-        return "auto_reply", "an automatic reply"
-    own_words = strip_quoted(text)
+        return Reading("auto_reply", "an automatic reply", language, words)
+    folded = fold(words)
     for kind, patterns in COMPILED:
         for pattern in patterns:
-            m = pattern.search(own_words)
-            if m:
-                return kind, f"said {m.group(0)!r}"
-    return "other", "no rule matched"
+            m = pattern.search(folded)
+            if not m:
+                continue
+            if kind == "thanks":
+                # What is left once the thank-you idioms ("no worries", "kein Problem") are taken out.
+                rest = folded
+                for thanks in patterns:
+                    rest = thanks.sub(" ", rest)
+                if NEGATION.search(rest):
+                    return Reading("needs_person", f"said {m.group(0)!r}, but with a negation", language, words)
+                question = next((q.search(rest) for q in dict(COMPILED)["question"] if q.search(rest)), None)
+                if question:
+                    return Reading("question", f"thanked, and asked {question.group(0)!r}", language, words)
+            return Reading(kind, f"said {m.group(0)!r}", language, words)
+    return Reading("needs_person", "no rule placed it with confidence", language, words)
 
 
 def safe_html(html: str) -> str:

@@ -40,6 +40,7 @@ class Reply(models.Model):
         COMPLAINT = "complaint", "Complaint"
         QUESTION = "question", "Question"
         AUTO_REPLY = "auto_reply", "Auto-reply / out of office"
+        NEEDS_PERSON = "needs_person", "Needs a person"
         OTHER = "other", "Other"
 
     class Channel(models.TextChoices):
@@ -64,6 +65,8 @@ class Reply(models.Model):
     html = models.TextField(blank=True)
     message_id = models.CharField(max_length=500, blank=True)
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.OTHER)
+    # ISO 639-1 code of the person's own words, as detected ("" when unsure or logged by hand).
+    language = models.CharField(max_length=8, blank=True)
     kind_set_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+")
     received_at = models.DateTimeField(default=timezone.now)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -138,15 +137,15 @@ def reply_receive(*, message) -> Reply | None:
         delivery = Delivery.objects.filter(email=sender).exclude(status=Delivery.Status.QUEUED).order_by("-id").first()
         matched_by = Reply.Match.SENDER if delivery else matched_by
     text = message.text or ""
-    if not text and message.html:
-        text = re.sub(r"<[^>]+>", " ", message.html)
+    if not text.strip() and message.html:
+        text = classify.html_to_text(message.html)
     headers = {k: str(v) for k, v in message.items()}
     message_id = (message.get("Message-ID", "") or "").strip()[:500]
     if message_id:
         seen = Reply.objects.filter(message_id=message_id).first()
         if seen:
             return seen  # a replayed webhook: stored and acted on once already
-    kind, _why = classify.classify(subject=message.subject or "", text=text, headers=headers)
+    reading = classify.classify(subject=message.subject or "", text=text, headers=headers)
     try:
         with transaction.atomic():
             reply = Reply.objects.create(
@@ -159,12 +158,13 @@ def reply_receive(*, message) -> Reply | None:
                 text=text,
                 html=message.html or "",
                 message_id=message_id,
-                kind=kind,
+                kind=reading.kind,
+                language=reading.language,
             )
     except IntegrityError:
         # The same reply delivered twice at the same moment: the other request stored it.
         return Reply.objects.get(message_id=message_id)
-    if kind == Reply.Kind.NEVER_AGAIN:
+    if reading.kind == Reply.Kind.NEVER_AGAIN:
         _never_again(reply)
     return reply
 

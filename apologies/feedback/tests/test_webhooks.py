@@ -1,5 +1,6 @@
 import base64
 import json
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -143,7 +144,11 @@ def test_it_matches_by_references_then_by_sender(delivery):
     post("/anymail/postmark/inbound/", inbound("sorry@amends.localhost", "ok", sender="JANE@example.com"))
     post("/anymail/postmark/inbound/", inbound("sorry@amends.localhost", "hello", sender="stranger@example.com"))
     got = [(r.matched_by, r.kind, r.delivery_id) for r in Reply.objects.order_by("id")]
-    assert got == [("references", "question", delivery.id), ("sender", "other", delivery.id), ("none", "other", None)]
+    assert got == [
+        ("references", "question", delivery.id),
+        ("sender", "needs_person", delivery.id),
+        ("none", "needs_person", None),
+    ]
 
 
 def test_it_suppresses_never_again_at_once(delivery):
@@ -190,3 +195,21 @@ def test_it_stores_a_replayed_inbound_reply_once(delivery):
     reply = Reply.objects.get()
     assert reply.message_id == "<CAF=abc123@mail.example.com>" and reply.kind == "never_again"
     assert Suppression.objects.filter(email="jane@example.com").count() == 1
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.mark.parametrize(
+    "case, sender, language",
+    [
+        ("11a-iphone-curly-en.json", "grace.ho@example.com", "en"),
+        ("12-html-only-reply.json", "claire.petit@example.fr", "fr"),
+    ],
+)
+def test_it_reads_real_never_again_replies_and_suppresses_the_sender(case, sender, language):
+    payload = json.loads((FIXTURES / case).read_text())
+    assert post("/anymail/postmark/inbound/", payload).status_code == 200
+    reply = Reply.objects.get()
+    assert (reply.kind, reply.language, reply.from_email) == ("never_again", language, sender)
+    assert Suppression.objects.filter(email=sender, reason="never_again").exists()
