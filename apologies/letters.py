@@ -40,9 +40,9 @@ from django.utils import timezone
 from django.utils.html import escape, linebreaks
 from django.utils.safestring import SafeString, mark_safe
 
-from incidents.addresses import address_lines
+from incidents.contacts.addresses import address_lines
+from incidents.exports import csv_safe
 from incidents.models import Contact, Suppression
-from incidents.services import csv_safe
 
 from . import mail, services, templating
 from .models import (

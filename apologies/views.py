@@ -12,8 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from incidents.exports import csv_safe
 from incidents.models import Incident
-from incidents.services import csv_safe
 
 from . import mail, replies, services, templating
 from .forms import (

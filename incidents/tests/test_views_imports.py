@@ -1,3 +1,5 @@
+"""Tests of the import pages: upload, mapping and progress."""
+
 import gzip
 
 import pytest

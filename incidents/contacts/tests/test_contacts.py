@@ -1,11 +1,12 @@
+"""Tests of contacts: imports, address checks and the contact pages."""
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
 
 from incidents.models import Contact, Import
-
-from .factories import ContactFactory
+from incidents.tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -1,8 +1,10 @@
+"""Tests of the suppression list: its pages, its imports and its only writer."""
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from incidents import services
+from incidents.contacts import suppressions
 from incidents.models import Import, Suppression
 
 pytestmark = pytest.mark.django_db
@@ -16,7 +18,7 @@ def test_it_adds_an_address_by_hand(marketer_client):
     entry = Suppression.objects.get()
     assert (entry.email, entry.reason) == ("never@example.com", "never_again")
     assert "maya" in entry.source
-    assert services.is_suppressed("NEVER@example.com")
+    assert suppressions.is_suppressed("NEVER@example.com")
 
 
 @pytest.mark.parametrize(
