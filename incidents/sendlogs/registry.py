@@ -14,7 +14,20 @@ from typing import Any, BinaryIO
 
 import ijson
 
-from . import generic_csv, mailgun, postmark, sendgrid, ses
+from . import (
+    brevo,
+    generic_csv,
+    mailersend,
+    mailgun,
+    mailjet,
+    mandrill,
+    postal,
+    postmark,
+    resend,
+    sendgrid,
+    ses,
+    sparkpost,
+)
 from .readers import (
     DEFAULT_LIMITS,
     Limits,
@@ -33,9 +46,21 @@ from .tabular import column_key
 
 # JSON formats in detection order: the most specific fields first (SendGrid's "event"+"email" and
 # Mailgun's "event"+"recipient" are the loosest, so they come last).
-JSON_MODULES: list[ModuleType] = [ses, postmark, sendgrid, mailgun]
+JSON_MODULES: list[ModuleType] = [
+    ses,
+    postmark,
+    sparkpost,
+    resend,
+    mailersend,
+    postal,
+    mandrill,
+    brevo,
+    mailjet,
+    sendgrid,
+    mailgun,
+]
 # CSV exports recognised by their header; anything else is the generic CSV with a column mapping.
-CSV_MODULES: list[ModuleType] = [sendgrid]
+CSV_MODULES: list[ModuleType] = [sendgrid, mandrill]
 
 FORMAT_LABELS: dict[str, str] = {
     **{m.FORMAT: m.LABEL for m in JSON_MODULES},
