@@ -138,6 +138,8 @@ def import_local(
     mapping: dict | None = None,
     delimiter: str = "",
     date_format: str = "",
+    encoding: str = "",
+    time_zone: str = "",
 ) -> Import:
     """Import a send log from a file on this machine, in this process (the import_sendlog command)."""
     imp = Import.objects.create(
@@ -148,6 +150,8 @@ def import_local(
         mapping=mapping or {},
         delimiter=delimiter,
         date_format=date_format,
+        encoding=encoding,
+        time_zone=time_zone,
         bytes_total=os.path.getsize(path),
     )
     import_run(import_id=imp.id, path=path)

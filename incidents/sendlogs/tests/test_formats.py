@@ -185,7 +185,7 @@ def test_it_no_longer_takes_brevo_for_sendgrid() -> None:
         read(data, "sendgrid_json")
 
 
-def test_every_event_of_every_format_is_an_anymail_event_type() -> None:
+def test_it_checks_that_every_event_of_every_format_is_an_anymail_event_type() -> None:
     for name, fmt in [
         ("brevo_webhooks.ndjson", "brevo"),
         ("mailjet_events.json", "mailjet"),
