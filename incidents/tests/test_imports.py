@@ -169,3 +169,28 @@ def test_it_requeues_imports_left_running_by_a_dead_worker(tmp_path, django_capt
     assert imp.status == Import.Status.QUEUED
     assert alive.status == Import.Status.RUNNING
     assert len(callbacks) == 1
+
+
+def test_it_fails_an_import_of_a_gzip_bomb_with_the_limit_it_hit(tmp_path, settings):
+    import gzip
+
+    settings.IMPORT_MAX_COMPRESSION_RATIO = 50
+    path = tmp_path / "bomb.json.gz"
+    first = b'{"event": "open", "email": "a@example.com", "timestamp": 1795179900, "sg_event_id": "x"}\n'
+    path.write_bytes(gzip.compress(first + b"\n" * (16 * 1024 * 1024), compresslevel=9))
+
+    imp = imports.import_local(incident=IncidentFactory(), path=str(path))
+
+    assert imp.status == Import.Status.FAILED
+    assert "IMPORT_MAX_COMPRESSION_RATIO" in imp.message
+    assert not SendEvent.objects.exists()
+
+
+def test_it_fails_an_import_of_json_nested_30000_deep(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_bytes(b"[" * 30000 + b"]" * 30000)
+
+    imp = imports.import_local(incident=IncidentFactory(), path=str(path))
+
+    assert imp.status == Import.Status.FAILED
+    assert "IMPORT_MAX_JSON_DEPTH" in imp.message

@@ -5,8 +5,19 @@ Each row: (ESP, the pure function's arguments, our event type, hard = the person
 
 import pytest
 
-from incidents.sendlogs import brevo, mailersend, mailgun, mailjet, mandrill, postal, postmark, resend, sendgrid, ses
-from incidents.sendlogs import sparkpost
+from incidents.sendlogs import (
+    brevo,
+    mailersend,
+    mailgun,
+    mailjet,
+    mandrill,
+    postal,
+    postmark,
+    resend,
+    sendgrid,
+    ses,
+    sparkpost,
+)
 from incidents.vocabulary import EventType
 
 B, D, R, F = EventType.BOUNCED, EventType.DEFERRED, EventType.REJECTED, EventType.FAILED
