@@ -130,6 +130,7 @@ ROWS = [
     ("mandrill", ("hard_bounce", "general"), D, False, "not known to be about the address"),
     ("mandrill", ("hard_bounce", "spam_related"), D, False, "spam block: about the message"),
     ("mandrill", ("hard_bounce", "policy_related"), D, False, "policy block: about the sender"),
+    ("mandrill", ("hard_bounce", "unknown"), D, False, "Mandrill could not tell: not known to be the address"),
     ("mandrill", ("hard_bounce", ""), B, True, "a hard bounce with no description"),
     ("mandrill", ("soft_bounce", "mailbox_full"), D, False, "soft bounce"),
     # Resend: data.bounce (SES's type/subType, else its message)
