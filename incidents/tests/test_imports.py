@@ -1,5 +1,6 @@
 """Tests of incidents.imports: send-log imports end to end, dedupe, crash safety and CSV mappings."""
 
+import gzip
 from datetime import timedelta
 
 import pytest
@@ -172,8 +173,6 @@ def test_it_requeues_imports_left_running_by_a_dead_worker(tmp_path, django_capt
 
 
 def test_it_fails_an_import_of_a_gzip_bomb_with_the_limit_it_hit(tmp_path, settings):
-    import gzip
-
     settings.IMPORT_MAX_COMPRESSION_RATIO = 50
     path = tmp_path / "bomb.json.gz"
     first = b'{"event": "open", "email": "a@example.com", "timestamp": 1795179900, "sg_event_id": "x"}\n'
