@@ -287,10 +287,18 @@ def _load_staging(cursor, rows: Iterator[tuple[str, ...]], progress: Callable[[]
     while True:
         if connection.vendor == "postgresql":
             loaded = 0
+            refused = None
             with cursor.cursor.copy(f"COPY amends_staging ({cols}) FROM STDIN") as copy:
-                for block, count in _copy_blocks(islice(rows, CHUNK_ROWS)):
-                    copy.write(block)
-                    loaded += count
+                try:
+                    for block, count in _copy_blocks(islice(rows, CHUNK_ROWS)):
+                        copy.write(block)
+                        loaded += count
+                except sendlogs.FormatError as error:
+                    # A file refused mid-way (a limit, an undecodable line): end the COPY cleanly so the
+                    # session stays usable, then fail the import.
+                    refused = error
+            if refused is not None:
+                raise refused
             wanted = CHUNK_ROWS
         else:
             chunk = list(islice(rows, SQLITE_CHUNK_ROWS))

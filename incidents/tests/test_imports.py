@@ -193,3 +193,20 @@ def test_it_fails_an_import_of_json_nested_30000_deep(tmp_path):
 
     assert imp.status == Import.Status.FAILED
     assert "IMPORT_MAX_JSON_DEPTH" in imp.message
+
+
+def test_it_fails_an_import_whose_line_does_not_fit_its_encoding_naming_the_line(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(b"Who,At\n" + b"a@example.com,2026-11-20T14:05:00Z\n" * 3 + b"b@example.com,\xe9\n")
+
+    imp = imports.import_local(
+        incident=IncidentFactory(),
+        path=str(path),
+        fmt="csv",
+        mapping={"recipient": "Who", "time": "At"},
+        encoding="utf-8",
+    )
+
+    assert imp.status == Import.Status.FAILED
+    assert imp.message.startswith("Line 5 cannot be read as UTF-8")
+    assert not SendEvent.objects.exists()
