@@ -39,6 +39,7 @@ from .readers import (
     json_values,
     layout_of,
     log_stream,
+    max_depth,
     open_csv,
 )
 from .records import SAMPLE, Event, FormatError, Rejected
@@ -221,6 +222,7 @@ def _parse_json(stream: io.BufferedReader, module: ModuleType) -> Iterator[Event
         raise FormatError("The file is empty.")
     if layout == "not_json":
         raise FormatError(mismatch(module.FORMAT, guess(head)))
+    check_depth(head, max_depth(stream))
     _check_format(head, layout, module)
     # starmap and chain run in C: with a million records the loop itself counts.
     results = itertools.starmap(module.convert, json_values(stream, layout))

@@ -105,9 +105,9 @@ def convert(ref: int, obj: Any) -> Event | Rejected:
     if kind == "bounce":
         event, hard = bounce_class(get("type"))
         detail = detail_text("hard" if hard else text_of(get("type")) or "soft", get("reason"))
-    elif event is EventType.DEFERRED:
+    elif event is _DEFERRED:
         detail = detail_text("", get("response") or get("reason"))
-    elif event is EventType.REJECTED:
+    elif event is _REJECTED:
         detail = detail_text("", get("reason"))
     message_id = get("sg_message_id")
     cut = message_id.find(".filter") if message_id.__class__ is str else -1
@@ -152,6 +152,8 @@ def _workflows(key: tuple[Any, Any, Any]) -> tuple[str, ...]:
 
 
 _TIMES: dict[int, datetime] = {}
+# Enum attribute lookups cost on the hot path; look them up once.
+_DEFERRED, _REJECTED = EventType.DEFERRED, EventType.REJECTED
 _SG_WORKFLOWS: dict[tuple[Any, Any, Any], tuple[str, ...]] = {}
 
 
