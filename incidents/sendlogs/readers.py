@@ -15,6 +15,7 @@ import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from operator import methodcaller
 from typing import Any, BinaryIO
 
 import charset_normalizer
@@ -206,11 +207,6 @@ def configure(stream: io.BufferedReader, *, lines: bool, depth: bool) -> None:
     raw = getattr(stream, "raw", None)
     if isinstance(raw, _Guard):
         raw.configure(lines=lines, depth=depth)
-
-
-def max_line(stream: io.BufferedReader) -> int:
-    raw = getattr(stream, "raw", None)
-    return raw.limits.max_line if isinstance(raw, _Guard) else DEFAULT_LIMITS.max_line
 
 
 def max_depth(stream: io.BufferedReader) -> int:
@@ -466,25 +462,14 @@ def undecodable(line: int, encoding: str) -> str:
 
 
 def text_lines(stream: io.BufferedReader, encoding: str) -> Iterator[str]:
-    """Lines of text, strictly decoded; a byte that does not fit stops with the line it is on."""
+    """Lines of text, strictly decoded, for csv.reader (csv_rows turns a decoding error into its line).
+
+    The stream's guard bounds the line length; a UTF-8 BOM was taken off by head_of().
+    """
     name = codecs.lookup(encoding).name
-    if name.startswith("utf-16") or name.startswith("utf-32"):
-        yield from _wide_lines(stream, encoding)
-        return
-    decode = codecs.getdecoder("utf-8-sig" if name == "utf-8" else encoding)
-    limit = max_line(stream)
-    number = 0
-    while True:
-        raw = stream.readline(limit + 1)
-        if not raw:
-            return
-        number += 1
-        if len(raw) > limit and not raw.endswith(b"\n"):
-            raise LimitError(line_refusal(limit))
-        try:
-            yield decode(raw)[0] if number == 1 else raw.decode(encoding)
-        except UnicodeDecodeError:
-            raise FormatError(undecodable(number, encoding)) from None
+    if name.startswith(("utf-16", "utf-32")):
+        return _wide_lines(stream, encoding)
+    return map(methodcaller("decode", encoding), stream)
 
 
 def _wide_lines(stream: io.BufferedReader, encoding: str) -> Iterator[str]:
@@ -534,15 +519,18 @@ def open_csv(fileobj: BinaryIO, *, encoding: str = "", delimiter: str = "", limi
     configure(stream, lines=not codecs.lookup(encoding).name.startswith("utf-16"), depth=False)
     delimiter = delimiter or sniff(text)
     reader = csv.reader(text_lines(stream, encoding), delimiter=delimiter)
-    rows = csv_rows(reader)
+    rows = csv_rows(reader, encoding)
     header = next(rows, (0, []))[1]
     if header.__class__ is Rejected or not header:
         raise FormatError("The first row of this CSV cannot be read as a header row.")
     return CsvFile(encoding, delimiter, [name.strip() for name in header], rows)
 
 
-def csv_rows(reader: Any) -> Iterator[tuple[int, list[str] | Rejected]]:
-    """Rows with the line they start on (the header is line 1); blank rows skipped."""
+def csv_rows(reader: Any, encoding: str = "utf-8") -> Iterator[tuple[int, list[str] | Rejected]]:
+    """Rows with the line they start on (the header is line 1); blank rows skipped.
+
+    A line that does not decode stops the file with a FormatError naming the line and the encoding.
+    """
     while True:
         start = reader.line_num + 1
         try:
@@ -552,6 +540,8 @@ def csv_rows(reader: Any) -> Iterator[tuple[int, list[str] | Rejected]]:
         except DAMAGED:
             yield start, damaged(start)
             return
+        except UnicodeDecodeError:
+            raise FormatError(undecodable(reader.line_num + 1, encoding)) from None
         except csv.Error as error:
             yield start, Rejected(start, f"unreadable CSV row: {error}")
             if reader.line_num < start:

@@ -125,7 +125,7 @@ def csv_events(
     text = readers.head_text(head, encoding)
     readers.configure(stream, lines=not encoding.startswith("utf-16"), depth=False)
     rows = readers.csv_rows(
-        csv.reader(readers.text_lines(stream, encoding), delimiter=delimiter or readers.sniff(text))
+        csv.reader(readers.text_lines(stream, encoding), delimiter=delimiter or readers.sniff(text)), encoding
     )
     header = next(rows, (0, []))[1]
     if header.__class__ is Rejected or not header:
@@ -139,6 +139,10 @@ def _records(rows: Iterator[tuple[int, Any]], columns: Columns) -> Iterator[Even
         yield row if row.__class__ is Rejected else csv_event(row, ref, columns)
 
 
+# Enum attribute lookups cost on the per-row path; look them up once.
+_SENT, _BOUNCED, _DEFERRED, _REJECTED = EventType.SENT, EventType.BOUNCED, EventType.DEFERRED, EventType.REJECTED
+
+
 def csv_event(row: list[str], ref: int, columns: Columns) -> Event | Rejected:
     at, column = columns.recipient
     raw = row[at] if at < len(row) else ""
@@ -150,7 +154,7 @@ def csv_event(row: list[str], ref: int, columns: Columns) -> Event | Rejected:
     when = columns.read_time(value) if value else None
     if when is None:
         return Rejected(ref, bad_time(value, f"column '{column}'"))
-    event, label = EventType.SENT, ""
+    event, label = _SENT, ""
     if columns.event is not None:
         at, column = columns.event
         value = cell(row, at)
@@ -159,15 +163,15 @@ def csv_event(row: list[str], ref: int, columns: Columns) -> Event | Rejected:
             if not value:
                 return Rejected(ref, f"no event type in column '{column}'")
             return Rejected(ref, f"unknown event type {value!r} in column '{column}'")
-    if columns.bounce is not None and event is EventType.BOUNCED and columns.bounce_type is not None:
+    if event is _BOUNCED and columns.bounce is not None and columns.bounce_type is not None:
         event, hard = columns.bounce(cell(row, columns.bounce_type))
         label = "hard" if hard else cell(row, columns.bounce_type).lower() or "soft"
-    elif event is EventType.BOUNCED:
+    elif event is _BOUNCED:
         label = "hard"
-    elif event is EventType.DEFERRED:
+    elif event is _DEFERRED:
         label = "soft"
     detail = ""
-    if event in (EventType.BOUNCED, EventType.DEFERRED, EventType.REJECTED):
+    if event is _BOUNCED or event is _DEFERRED or event is _REJECTED:
         detail = detail_text(label, next(filter(None, (cell(row, i) for i in columns.details)), ""))
     message_id = cell(row, columns.message_id).strip("<>")
     if columns.clean_message_id is not None:
