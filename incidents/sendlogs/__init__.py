@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from .readers import DEFAULT_LIMITS, HEAD_SIZE, LimitError, Limits, open_csv, open_log
 from .records import Event, FormatError, Rejected
-from .registry import FORMAT_LABELS, FORMATS, csv_header, csv_preview, detect_format, parse
+from .registry import (
+    ANYMAIL_ESP_NAMES,
+    FORMAT_LABELS,
+    FORMATS,
+    csv_header,
+    csv_preview,
+    detect_format,
+    parse,
+    records_from_esp_event,
+)
 
 __all__ = [
+    "ANYMAIL_ESP_NAMES",
     "DEFAULT_LIMITS",
     "FORMATS",
     "FORMAT_LABELS",
@@ -22,4 +32,5 @@ __all__ = [
     "open_csv",
     "open_log",
     "parse",
+    "records_from_esp_event",
 ]

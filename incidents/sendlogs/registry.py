@@ -69,6 +69,21 @@ FORMAT_LABELS: dict[str, str] = {
     generic_csv.FORMAT: generic_csv.LABEL,
 }
 FORMATS = tuple(FORMAT_LABELS)
+# django-anymail's esp_name of each tracking webhook -> the module that reads the same ESP's records.
+ANYMAIL_ESP_NAMES: dict[str, ModuleType] = {
+    "Amazon SES": ses,
+    "Brevo": brevo,
+    "SendinBlue": brevo,
+    "MailerSend": mailersend,
+    "Mailgun": mailgun,
+    "Mailjet": mailjet,
+    "Mandrill": mandrill,
+    "Postal": postal,
+    "Postmark": postmark,
+    "Resend": resend,
+    "SendGrid": sendgrid,
+    "SparkPost": sparkpost,
+}
 _JSON = {m.FORMAT: m for m in JSON_MODULES}
 _CSV = {m.CSV_FORMAT: m for m in CSV_MODULES}
 
@@ -263,3 +278,15 @@ def csv_preview(
             raise FormatError(f"This CSV cannot be read: {row.reason}.")
         body.append([cell.strip() for cell in row])
     return found.header, body, found.encoding
+
+
+def records_from_esp_event(esp_name: str, esp_event: Any) -> list[Event | Rejected]:
+    """Read one tracking-webhook payload (anymail's `event.esp_name`, `event.esp_event`) exactly as an import
+    reads the same ESP's archived events: same vocabulary, same bounce rule.  In that vocabulary `bounced`
+    always means a hard, address-level bounce; anything softer is `deferred`, `rejected` or `failed`.
+
+    Raises KeyError for an ESP Amends has no module for.
+    """
+    module = ANYMAIL_ESP_NAMES[esp_name]
+    result = module.convert(0, esp_event)
+    return result if isinstance(result, list) else [result]

@@ -10,7 +10,15 @@ from pathlib import Path
 import orjson
 import pytest
 
-from incidents.sendlogs import FORMATS, FormatError, Rejected, detect_format, open_log, parse
+from incidents.sendlogs import (
+    FORMATS,
+    FormatError,
+    Rejected,
+    detect_format,
+    open_log,
+    parse,
+    records_from_esp_event,
+)
 from incidents.vocabulary import EventType
 
 SAMPLES = Path(__file__).parent.parent / "samples"
@@ -198,3 +206,31 @@ def test_it_checks_that_every_event_of_every_format_is_an_anymail_event_type() -
         for record in read(sample(name), fmt):
             assert not isinstance(record, Rejected), (name, record)
             assert record.event in EventType.values
+
+
+def case(name: str) -> bytes:
+    return (CASES / name).read_bytes()
+
+
+MAILGUN_FAILED = orjson.loads(case("05-mailgun-suppressed.json"))["items"][1]
+WEBHOOK_PAYLOADS = [
+    ("Postmark", orjson.loads(case("02-postmark-softbounce-webhook.json")), [("deferred", "ines.moreau@example.org")]),
+    ("SendGrid", orjson.loads(case("04-sendgrid-blocked.json"))[1], [("deferred", "akira.sato@example.jp")]),
+    (
+        "Mailgun",
+        {"signature": {}, "event-data": MAILGUN_FAILED},
+        [("rejected", "lena.fischer@example.de"), ("unsubscribed", "lena.fischer@example.de")],
+    ),
+    (
+        "Brevo",
+        orjson.loads(case("06-brevo-webhooks.ndjson").splitlines()[3]),
+        [("complained", "maria.lopez@example.es")],
+    ),
+]
+
+
+@pytest.mark.parametrize(("esp_name", "payload", "expected"), WEBHOOK_PAYLOADS)
+def test_it_reads_a_tracking_webhook_payload_like_the_import(esp_name, payload, expected) -> None:
+    records = records_from_esp_event(esp_name, payload)
+
+    assert [(r.event, r.recipient) for r in records] == expected
