@@ -66,6 +66,10 @@ BOUNCES: dict[tuple[str, str], tuple[EventType, bool]] = {
 }
 
 
+# Permanent sub-types where SES never sent the message (the address was already on a suppression list).
+SUPPRESSED = ("Suppressed", "OnAccountSuppressionList")
+
+
 def bounce_class(bounce_type: Any, bounce_sub_type: Any = "") -> tuple[EventType, bool]:
     """An SES Bounce by bounceType/bounceSubType: (our event type, hard = suppress the address)."""
     known = BOUNCES.get((text_of(bounce_type), text_of(bounce_sub_type)))
@@ -131,10 +135,15 @@ def convert(ref: int, obj: Any) -> list[Event | Rejected]:
         return [Rejected(ref, f"no recipient address in the {kind} event")]
     message_id = text_of(mail.get("messageId"))
     workflows = _ses_tags(mail.get("tags"))
+    # SES did not send to an address on a suppression list: no message, but the person is bounced.
+    suppressed = kind == "Bounce" and section.get("bounceSubType") in SUPPRESSED
     results: list[Event | Rejected] = []
     for raw, detail in people:
         recipient = address(raw)
-        if recipient:
+        if recipient and suppressed:
+            results.append(Event(recipient, raw, when, EventType.REJECTED, message_id, workflows, "", detail, ref))
+            results.append(Event(recipient, raw, when, EventType.BOUNCED, "", workflows, "", detail, ref))
+        elif recipient:
             results.append(Event(recipient, raw, when, event, message_id, workflows, "", detail, ref))
         else:
             results.append(Rejected(ref, no_recipient(raw, f"the {kind} event")))

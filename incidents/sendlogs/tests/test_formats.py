@@ -234,3 +234,20 @@ def test_it_reads_a_tracking_webhook_payload_like_the_import(esp_name, payload, 
     records = records_from_esp_event(esp_name, payload)
 
     assert [(r.event, r.recipient) for r in records] == expected
+
+
+def test_it_reads_an_ses_suppressed_bounce_as_no_message_and_a_bounced_person() -> None:
+    record = {
+        "eventType": "Bounce",
+        "mail": {"timestamp": "2026-11-20T13:05:00.000Z", "messageId": "ses-1", "destination": ["gone@example.com"]},
+        "bounce": {
+            "bounceType": "Permanent",
+            "bounceSubType": "OnAccountSuppressionList",
+            "bouncedRecipients": [{"emailAddress": "gone@example.com"}],
+            "timestamp": "2026-11-20T13:05:01.000Z",
+        },
+    }
+
+    records = read(orjson.dumps(record), "ses")
+
+    assert [(r.event, r.message_id) for r in records] == [("rejected", "ses-1"), ("bounced", "")]
