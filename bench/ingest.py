@@ -113,7 +113,7 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from incidents import services
+    from incidents import imports, ledger, services
     from incidents.models import Incident, SendEvent
 
     if connection.vendor != "postgresql":
@@ -138,7 +138,7 @@ def main() -> None:
         )
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         started = time.perf_counter()
-        imp = services.import_local(incident=incident, path=str(path))
+        imp = imports.import_local(incident=incident, path=str(path))
         import_s = time.perf_counter() - started
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     assert imp.status == "done", imp.message
@@ -150,7 +150,7 @@ def main() -> None:
     assert SendEvent.objects.filter(incident=incident).count() == events
 
     started = time.perf_counter()
-    stats = services.ledger_compute(incident=incident)
+    stats = ledger.ledger_compute(incident=incident)
     ledger_s = time.perf_counter() - started
 
     copy_rows, copy_s = bare_copy(connection, incident.id)

@@ -139,6 +139,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A running import whose progress has not moved for this long lost its worker and is run again.
 IMPORT_STALE_SECONDS = env.int("IMPORT_STALE_SECONDS", default=120)
+# Bounds on what one uploaded file may cost a worker; a file past one is refused with a message naming it.
+# Bytes after gunzip: a send log of tens of millions of events fits, a decompression bomb does not.
+IMPORT_MAX_DECOMPRESSED_BYTES = env.int("IMPORT_MAX_DECOMPRESSED_BYTES", default=8 * 1024**3)
+# Decompressed bytes per compressed byte (judged after the first MB): JSON logs gzip 10-30 times, bombs 1000.
+IMPORT_MAX_COMPRESSION_RATIO = env.int("IMPORT_MAX_COMPRESSION_RATIO", default=200)
+# JSON nesting levels: ESP events nest 4-6 deep; 30,000 brackets would exhaust a parser's stack.
+IMPORT_MAX_JSON_DEPTH = env.int("IMPORT_MAX_JSON_DEPTH", default=64)
+# Bytes in one line of NDJSON, one-object-per-line JSON or CSV: one record is a few KB, a batch line a few MB.
+IMPORT_MAX_LINE_BYTES = env.int("IMPORT_MAX_LINE_BYTES", default=16 * 1024**2)
 
 # Shared between web and workers: the send rate limit, and try limits on public pages.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://amends")}
@@ -183,6 +192,20 @@ ANYMAIL = {
         if env("AWS_REGION", default="")
         else "",
         "MAILGUN_API_URL": env("MAILGUN_API_URL", default=""),
+        # Webhook signatures, each ESP's own (Mailgun's signing key is not its API key).
+        **{
+            name: env(name, default="")
+            for name in (
+                "MAILGUN_WEBHOOK_SIGNING_KEY",
+                "MAILERSEND_SIGNING_SECRET",
+                "MAILERSEND_INBOUND_SECRET",
+                "MANDRILL_WEBHOOK_KEY",
+                "MANDRILL_WEBHOOK_URL",
+                "POSTAL_WEBHOOK_KEY",
+                "RESEND_SIGNING_SECRET",
+                "RESEND_INBOUND_SECRET",
+            )
+        },
         "REQUESTS_TIMEOUT": env.int("ANYMAIL_REQUESTS_TIMEOUT", default=30),
     }.items()
     if value

@@ -1,6 +1,8 @@
+"""Admin pages of incidents; the suppression list is read-only here (contacts.suppressions is its only writer)."""
+
 from django.contrib import admin
 
-from .models import AffectedPerson, Contact, Import, Incident, Suppression
+from .models import AffectedPerson, Contact, Import, Incident, Suppression, SuppressionChange
 
 
 @admin.register(Incident)
@@ -30,8 +32,26 @@ class ContactAdmin(admin.ModelAdmin):
     search_fields = ["email", "last_name"]
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Suppression)
-class SuppressionAdmin(admin.ModelAdmin):
+class SuppressionAdmin(ReadOnlyAdmin):
     list_display = ["email", "reason", "source", "created"]
     list_filter = ["reason"]
+    search_fields = ["email"]
+
+
+@admin.register(SuppressionChange)
+class SuppressionChangeAdmin(ReadOnlyAdmin):
+    list_display = ["email", "action", "reason", "source", "by", "at"]
+    list_filter = ["action", "reason"]
     search_fields = ["email"]

@@ -1,3 +1,5 @@
+"""The incidents app: its roles are synced after every migrate, and its Celery tasks registered."""
+
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
@@ -6,6 +8,7 @@ class IncidentsConfig(AppConfig):
     name = "incidents"
 
     def ready(self) -> None:
+        from . import tasks  # noqa: F401 - registers the tasks that imports enqueue by name
         from .roles import roles_sync
 
         # Every app, so permissions of apps migrated after this one are included too.

@@ -1,9 +1,14 @@
+"""Thin forms of incidents: incident, upload, CSV mapping, contact and suppression forms."""
+
 from __future__ import annotations
+
+from zoneinfo import available_timezones
 
 from django import forms
 
-from . import parsers
+from . import sendlogs
 from .models import Contact, Incident, Suppression, parse_tier_bounds, tier_labels
+from .sendlogs.readers import ENCODINGS
 
 
 class DateTimeInput(forms.DateTimeInput):
@@ -74,7 +79,7 @@ class IncidentForm(forms.ModelForm):
         return tier_labels(self.instance.tier_bounds)
 
 
-FORMAT_CHOICES = [("auto", "Detect automatically")] + [(f, parsers.FORMAT_LABELS[f]) for f in parsers.FORMATS]
+FORMAT_CHOICES = [("auto", "Detect automatically")] + [(f, sendlogs.FORMAT_LABELS[f]) for f in sendlogs.FORMATS]
 
 
 class SendLogUploadForm(forms.Form):
@@ -85,18 +90,43 @@ class SendLogUploadForm(forms.Form):
 DELIMITERS = [("", "Detect"), (",", "Comma ,"), (";", "Semicolon ;"), ("\t", "Tab"), ("|", "Pipe |")]
 
 
+ENCODING_CHOICES = [("", "Detect")] + ENCODINGS
+ROWS_CHOICES = [
+    ("messages", "One message each (a status column gives its outcome)"),
+    ("events", "One event each (several rows per message, with a message id)"),
+]
+
+
+def time_zone_choices() -> list[tuple[str, str]]:
+    return [("UTC", "UTC")] + [(name, name) for name in sorted(available_timezones()) if "/" in name]
+
+
 class MappingForm(forms.Form):
     recipient = forms.ChoiceField(label="Recipient address column")
     time = forms.ChoiceField(label="Time column")
     message_id = forms.ChoiceField(label="Message id column", required=False)
     workflow = forms.ChoiceField(label="Workflow or campaign column", required=False)
     event = forms.ChoiceField(
-        label="Event column", required=False, help_text="Without one, every row is a sent message."
+        label="Event or status column",
+        required=False,
+        help_text="Without one, every row is a sent message. Its words are read as shown below the table.",
     )
+    rows = forms.ChoiceField(label="Each row is", choices=ROWS_CHOICES, initial="messages", required=False)
     delimiter = forms.ChoiceField(choices=DELIMITERS, required=False)
+    encoding = forms.ChoiceField(
+        choices=ENCODING_CHOICES,
+        required=False,
+        help_text="Detected from the file; change it if names in the preview look wrong.",
+    )
     date_format = forms.CharField(
         required=False,
         help_text="Empty for ISO 8601 or unix seconds; otherwise a strptime format such as %d/%m/%Y %H:%M.",
+    )
+    time_zone = forms.ChoiceField(
+        label="Time zone of times without one",
+        required=False,
+        initial="UTC",
+        help_text="Times that carry no offset are read in this zone; the preview shows the first ones in UTC.",
     )
     remember = forms.BooleanField(label="Use this mapping for this incident's next CSV", required=False, initial=True)
 
@@ -104,13 +134,17 @@ class MappingForm(forms.Form):
 
     def __init__(self, *args, columns: list[str], **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = time_zone_choices()
         optional = [("", "(none)")] + [(c, c) for c in columns]
         for name in self.FIELDS:
             field = self.fields[name]
             field.choices = optional if not field.required else [("", "Choose a column")] + optional[1:]
 
     def mapping(self) -> dict:
-        return {name: self.cleaned_data[name] for name in self.FIELDS if self.cleaned_data.get(name)}
+        found = {name: self.cleaned_data[name] for name in self.FIELDS if self.cleaned_data.get(name)}
+        if self.cleaned_data.get("rows") == "events":
+            found["rows"] = "events"
+        return found
 
 
 class FileUploadForm(forms.Form):

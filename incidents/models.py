@@ -1,9 +1,29 @@
+"""Incidents, their imports, normalised send events and the ledger of affected people (and, re-exported, contacts)."""
+
 from __future__ import annotations
+
+import time
 
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+
+from .contacts.models import Contact, Suppression, SuppressionChange
+from .vocabulary import EventType
+
+__all__ = [
+    "AffectedPerson",
+    "Contact",
+    "Import",
+    "Incident",
+    "SendEvent",
+    "Suppression",
+    "SuppressionChange",
+    "default_tier_bounds",
+    "parse_tier_bounds",
+    "tier_labels",
+]
 
 DEFAULT_TIER_BOUNDS = [1, 2, 10, 50]
 
@@ -99,6 +119,7 @@ class Import(models.Model):
         FAILED = "failed", "Failed"
 
     MAX_ERRORS = 100
+    PROGRESS_EVERY_SECONDS = 1.0
 
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.SENDLOG)
     incident = models.ForeignKey(Incident, models.CASCADE, related_name="imports", null=True, blank=True)
@@ -108,6 +129,10 @@ class Import(models.Model):
     mapping = models.JSONField(default=dict, blank=True)
     delimiter = models.CharField(max_length=4, blank=True)
     date_format = models.CharField(max_length=50, blank=True)
+    # The text encoding of a CSV (detected at upload, or chosen in the preview); empty: detect when run.
+    encoding = models.CharField(max_length=32, blank=True)
+    # The zone naive CSV times are in (IANA name); empty means UTC.
+    time_zone = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     bytes_total = models.BigIntegerField(default=0)
     bytes_read = models.BigIntegerField(default=0)
@@ -145,6 +170,35 @@ class Import(models.Model):
             return 0
         return min(99, int(100 * self.bytes_read / self.bytes_total))
 
+    def reject(self, ref: int, reason: str) -> None:
+        """Count a record that could not be read, keeping the first MAX_ERRORS reasons with their line."""
+        self.rejected += 1
+        if len(self.errors) < self.MAX_ERRORS:
+            self.errors.append({"ref": ref, "reason": reason})
+
+    def finish(self, status: str, message: str = "") -> None:
+        self.status = status
+        self.message = message
+        self.finished_at = timezone.now()
+        if status == self.Status.DONE:
+            self.bytes_read = self.bytes_total
+        self.save()
+
+    def save_progress(self, *, bytes_read: int | None = None, force: bool = False) -> None:
+        """Write rows and bytes read for the progress bar (and the heartbeat), at most about once a second."""
+        now = time.monotonic()
+        if not force and now - getattr(self, "_progress_at", 0.0) < self.PROGRESS_EVERY_SECONDS:
+            return
+        self._progress_at = now
+        if bytes_read is not None:
+            self.bytes_read = bytes_read
+        Import.objects.filter(id=self.id).update(
+            bytes_read=self.bytes_read,
+            rows_read=self.rows_read,
+            rejected=self.rejected,
+            heartbeat_at=timezone.now(),
+        )
+
     def progress(self) -> dict:
         return {
             "status": self.status,
@@ -173,7 +227,7 @@ class SendEvent(models.Model):
     recipient = models.CharField(max_length=254)
     recipient_raw = models.CharField(max_length=320, blank=True)
     occurred_at = models.DateTimeField()
-    event = models.CharField(max_length=16)
+    event = models.CharField(max_length=16, choices=EventType.choices)
     message_id = models.CharField(max_length=255, blank=True)
     # Every identifier of the event, "|a|b|", so a workflow matches with LIKE '%|a|%'.
     workflows = models.TextField(blank=True)
@@ -187,7 +241,7 @@ class SendEvent(models.Model):
 
 
 class AffectedPerson(models.Model):
-    """One row of an incident's ledger, computed set-wise by services.ledger_compute."""
+    """One row of an incident's ledger, computed set-wise by ledger.ledger_compute."""
 
     class State(models.TextChoices):
         SUBSCRIBED = "subscribed", "Still subscribed"
@@ -215,66 +269,3 @@ class AffectedPerson(models.Model):
     def tier_label(self) -> str:
         labels = self.incident.tier_labels()
         return labels[self.tier] if self.tier < len(labels) else ""
-
-
-class Contact(models.Model):
-    email = models.CharField(max_length=254, unique=True)
-    first_name = models.CharField(max_length=100, blank=True)
-    last_name = models.CharField(max_length=100, blank=True)
-    address_line1 = models.CharField(max_length=200, blank=True)
-    address_line2 = models.CharField(max_length=200, blank=True)
-    city = models.CharField(max_length=100, blank=True)
-    region = models.CharField(max_length=100, blank=True)
-    postal_code = models.CharField(max_length=20, blank=True)
-    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166 code, e.g. US, GB, DE.")
-    language = models.CharField(max_length=10, blank=True)
-    address_valid = models.BooleanField(default=False)
-    address_problems = models.TextField(blank=True)
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["email"]
-
-    def __str__(self) -> str:
-        return self.email
-
-    @property
-    def name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip()
-
-    def one_line_address(self) -> str:
-        parts = [
-            self.address_line1,
-            self.address_line2,
-            self.city,
-            " ".join(p for p in (self.region, self.postal_code) if p),
-        ]
-        return ", ".join(p for p in parts if p)
-
-    @property
-    def has_address(self) -> bool:
-        return bool(self.address_line1 and self.country)
-
-
-class Suppression(models.Model):
-    """An address that must never be emailed, for each reason it was added."""
-
-    class Reason(models.TextChoices):
-        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
-        COMPLAINED = "complained", "Complained"
-        HARD_BOUNCE = "hard_bounce", "Hard bounce"
-        NEVER_AGAIN = "never_again", "Asked never to be emailed again"
-        MANUAL = "manual", "Added by hand"
-
-    email = models.CharField(max_length=254)
-    reason = models.CharField(max_length=20, choices=Reason.choices)
-    source = models.CharField(max_length=200, blank=True)
-    created = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["-created", "-id"]
-        constraints = [models.UniqueConstraint(fields=["email", "reason"], name="suppression_unique_reason")]
-
-    def __str__(self) -> str:
-        return f"{self.email} ({self.get_reason_display()})"

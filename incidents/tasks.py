@@ -1,17 +1,19 @@
+"""Celery tasks of incidents: running imports and picking up the ones a killed worker left behind."""
+
 from celery import shared_task
 from celery.signals import worker_ready
 
-from . import services
+from . import imports
 
 
-@shared_task
+@shared_task(name="incidents.tasks.run_import")
 def run_import(import_id: int) -> None:
-    services.import_run(import_id=import_id)
+    imports.import_run(import_id=import_id)
 
 
-@shared_task
+@shared_task(name="incidents.tasks.requeue_stale_imports")
 def requeue_stale_imports() -> None:
-    services.import_requeue_stale()
+    imports.import_requeue_stale()
 
 
 @worker_ready.connect

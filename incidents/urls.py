@@ -1,3 +1,5 @@
+"""URLs of the incidents app: incidents, imports, contacts and the suppression list."""
+
 from django.urls import path, re_path
 
 from . import views

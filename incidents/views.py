@@ -1,3 +1,5 @@
+"""Pages of incidents: the incident list and ledger, imports and their mapping, contacts and the suppression list."""
+
 from __future__ import annotations
 
 import json
@@ -10,7 +12,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from . import addresses, parsers, services
+from . import imports, ledger, sendlogs, services
+from .contacts import services as contact_services
+from .contacts.addresses import address_lines
+from .contacts.suppressions import suppression_add as suppression_list_add
 from .forms import (
     ContactForm,
     FileUploadForm,
@@ -42,7 +47,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
 def incident_create(request: HttpRequest) -> HttpResponse:
     form = IncidentForm(request.POST or None, initial={"owner": request.user})
     if request.method == "POST" and form.is_valid():
-        incident = form.save()
+        incident = services.incident_save(incident=form.save(commit=False))
         messages.success(request, "Incident logged. Next: upload the ESP's send log.")
         return redirect(incident)
     return render(request, "incidents/form.html", {"form": form})
@@ -145,10 +150,10 @@ def incident_export(request: HttpRequest, incident_id: int, fmt: str) -> HttpRes
     incident = get_object_or_404(Incident, id=incident_id)
     name = f"affected-incident-{incident.id}"
     if fmt == "csv":
-        response = StreamingHttpResponse(services.ledger_export_csv(incident=incident), content_type="text/csv")
+        response = StreamingHttpResponse(ledger.ledger_export_csv(incident=incident), content_type="text/csv")
     else:
         response = StreamingHttpResponse(
-            _json_array(services.ledger_rows(incident=incident)), content_type="application/json"
+            _json_array(ledger.ledger_rows(incident=incident)), content_type="application/json"
         )
     response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response
@@ -169,14 +174,14 @@ def import_upload(request: HttpRequest, incident_id: int) -> HttpResponse:
     form = SendLogUploadForm(request.POST, request.FILES)
     if form.is_valid():
         try:
-            imp = services.import_create(
+            imp = imports.import_create(
                 kind=Import.Kind.SENDLOG,
                 incident=incident,
                 uploaded=form.cleaned_data["file"],
                 fmt=form.cleaned_data["format"],
                 user=request.user,
             )
-        except parsers.FormatError as e:
+        except sendlogs.FormatError as e:
             form.add_error("file", str(e))
         else:
             return redirect(imp)
@@ -187,20 +192,39 @@ def import_upload(request: HttpRequest, incident_id: int) -> HttpResponse:
 @view_required
 def import_detail(request: HttpRequest, import_id: int) -> HttpResponse:
     imp = get_object_or_404(Import.objects.select_related("incident"), id=import_id)
-    ctx = {"imp": imp, "format_label": parsers.FORMAT_LABELS.get(imp.format, "")}
+    ctx = {"imp": imp, "format_label": sendlogs.FORMAT_LABELS.get(imp.format, "")}
     if imp.status == Import.Status.NEEDS_MAPPING:
         ctx.update(_mapping_context(imp, None))
     return render(request, "incidents/import.html", ctx)
 
 
 def _mapping_context(imp: Import, data) -> dict:
+    choices = data or {}
+    saved = imp.incident.csv_mapping if imp.incident else {}
     try:
-        header, rows = services.import_preview(imp=imp)
-    except (UnicodeDecodeError, ValueError) as e:
-        return {"preview_error": f"This file cannot be read as CSV: {e}"}
-    initial = dict(imp.mapping, delimiter=imp.delimiter, date_format=imp.date_format, remember=True)
-    form = MappingForm(data, columns=header, initial=initial)
-    return {"header": header, "rows": rows, "mapping_form": form}
+        preview = imports.import_preview(
+            imp=imp,
+            encoding=choices.get("encoding", ""),
+            delimiter=choices.get("delimiter", ""),
+            event_column=choices.get("event", imp.mapping.get("event", "")),
+            time_column=choices.get("time", imp.mapping.get("time", "")),
+            date_format=choices.get("date_format", imp.date_format),
+            time_zone=choices.get("time_zone", imp.time_zone or saved.get("time_zone", "")),
+        )
+    except sendlogs.FormatError as e:
+        form = MappingForm(data, columns=[], initial={"encoding": choices.get("encoding", "")})
+        return {"preview_error": str(e), "mapping_form": form, "encoding_only": True}
+    initial = dict(
+        imp.mapping,
+        delimiter=imp.delimiter,
+        date_format=imp.date_format,
+        encoding=preview.encoding,
+        time_zone=imp.time_zone or saved.get("time_zone", "") or "UTC",
+        rows="messages" if not imp.mapping.get("message_id") else "events",
+        remember=True,
+    )
+    form = MappingForm(data, columns=preview.header, initial=initial)
+    return {"header": preview.header, "rows": preview.rows, "preview": preview, "mapping_form": form}
 
 
 @login_required
@@ -208,16 +232,19 @@ def _mapping_context(imp: Import, data) -> dict:
 @require_POST
 def import_mapping(request: HttpRequest, import_id: int) -> HttpResponse:
     imp = get_object_or_404(Import, id=import_id, status=Import.Status.NEEDS_MAPPING)
-    imp.delimiter = request.POST.get("delimiter", "")
     ctx = {"imp": imp, **_mapping_context(imp, request.POST)}
     form = ctx.get("mapping_form")
+    if "preview" in request.POST or ctx.get("encoding_only"):
+        return render(request, "incidents/import.html", ctx, status=200 if "preview" in request.POST else 400)
     if form is not None and form.is_valid():
-        services.import_set_mapping(
+        imports.import_set_mapping(
             imp=imp,
             mapping=form.mapping(),
             delimiter=form.cleaned_data["delimiter"],
             date_format=form.cleaned_data["date_format"].strip(),
             remember=form.cleaned_data["remember"],
+            encoding=form.cleaned_data["encoding"],
+            time_zone=form.cleaned_data["time_zone"],
         )
         return redirect(imp)
     return render(request, "incidents/import.html", ctx, status=400)
@@ -261,7 +288,7 @@ def contact_upload(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Choose a CSV file of contacts to upload.")
         return redirect("incidents:contacts")
-    imp = services.import_create(kind=Import.Kind.CONTACTS, uploaded=form.cleaned_data["file"], user=request.user)
+    imp = imports.import_create(kind=Import.Kind.CONTACTS, uploaded=form.cleaned_data["file"], user=request.user)
     return redirect(imp)
 
 
@@ -271,10 +298,10 @@ def contact_edit(request: HttpRequest, contact_id: int) -> HttpResponse:
     contact = get_object_or_404(Contact, id=contact_id)
     form = ContactForm(request.POST or None, instance=contact)
     if request.method == "POST" and form.is_valid():
-        services.contact_save(contact=form.save(commit=False))
+        contact_services.contact_save(contact=form.save(commit=False))
         messages.success(request, f"Saved {contact.email}.")
         return redirect("incidents:contacts")
-    lines = addresses.address_lines(contact)
+    lines = address_lines(contact)
     return render(request, "incidents/contact_form.html", {"form": form, "contact": contact, "lines": lines})
 
 
@@ -311,10 +338,11 @@ def suppression_list(request: HttpRequest) -> HttpResponse:
 def suppression_add(request: HttpRequest) -> HttpResponse:
     form = SuppressionForm(request.POST)
     if form.is_valid():
-        services.suppression_add(
+        suppression_list_add(
             email=form.cleaned_data["email"],
             reason=form.cleaned_data["reason"],
             source=form.cleaned_data["source"] or f"added by {request.user.get_username()}",
+            by=request.user,
         )
         messages.success(request, f"{form.cleaned_data['email']} will never be emailed.")
     else:
@@ -330,7 +358,7 @@ def suppression_upload(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Choose a CSV file to upload.")
         return redirect("incidents:suppressions")
-    imp = services.import_create(
+    imp = imports.import_create(
         kind=Import.Kind.SUPPRESSIONS,
         uploaded=form.cleaned_data["file"],
         mapping={"reason": form.cleaned_data["reason"]},

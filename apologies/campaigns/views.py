@@ -38,8 +38,8 @@ from apologies.sending import esp
 from apologies.sending import services as sending
 from apologies.sending.forms import PauseForm
 from apologies.sending.models import Delivery
+from incidents.exports import csv_safe
 from incidents.models import Incident
-from incidents.services import csv_safe
 
 
 @login_required

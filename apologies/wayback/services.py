@@ -16,6 +16,7 @@ from apologies.campaigns.words import mask_email
 from apologies.links import public_url, sorry_recipient_id
 from apologies.sending.models import Delivery
 from apologies.wayback.models import Consent
+from incidents.contacts import suppressions
 from incidents.models import Suppression
 
 
@@ -28,10 +29,10 @@ def delivery_for_unsubscribe_token(token: str) -> Delivery | None:
 
 def unsubscribe(*, delivery: Delivery, source: str) -> None:
     """Unsubscribing is immediate and needs no confirmation: it only ever stops email."""
-    Suppression.objects.get_or_create(
+    suppressions.suppression_add(
         email=delivery.email,
         reason=Suppression.Reason.UNSUBSCRIBED,
-        defaults={"source": f"{source} unsubscribe from campaign {delivery.campaign_id}"[:200]},
+        source=f"{source} unsubscribe from campaign {delivery.campaign_id}",
     )
 
 
@@ -174,10 +175,10 @@ def consent_record(*, recipient: Recipient, choice: str, via: str, ip: str | Non
         return consent
     sorry_page_forget(recipient.id)
     if choice == Consent.Choice.NEVER:
-        Suppression.objects.get_or_create(
+        suppressions.suppression_add(
             email=recipient.email,
             reason=Suppression.Reason.NEVER_AGAIN,
-            defaults={"source": f"public page, campaign {recipient.campaign_id}"},
+            source=f"public page, campaign {recipient.campaign_id}",
         )
     elif choice == Consent.Choice.RESUBSCRIBE:
         if via == Consent.Via.LETTER_CODE and settings.AMENDS_DOUBLE_OPT_IN_FOR_CODES:
@@ -205,7 +206,9 @@ def consent_confirm(*, consent: Consent) -> None:
 
 def resubscribe_apply(*, consent: Consent) -> None:
     """The person asked to hear from us again: lift their 'unsubscribed' suppression (nothing else)."""
-    Suppression.objects.filter(email=consent.email, reason=Suppression.Reason.UNSUBSCRIBED).delete()
+    suppressions.suppression_lift(
+        email=consent.email, reason=Suppression.Reason.UNSUBSCRIBED, source=f"re-subscribed, consent {consent.id}"
+    )
     via = consent.get_via_display().lower()
     audit_add(consent.campaign, None, "re-subscribed", f"{mask_email(consent.email)} via {via}")
 

@@ -1,3 +1,5 @@
+"""Factories and send-log builders shared by the tests of incidents (and apologies)."""
+
 from __future__ import annotations
 
 import gzip

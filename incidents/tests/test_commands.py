@@ -1,3 +1,5 @@
+"""Tests of the incidents management commands."""
+
 import json
 from io import StringIO
 

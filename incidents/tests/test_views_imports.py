@@ -1,3 +1,5 @@
+"""Tests of the import pages: upload, mapping and progress."""
+
 import gzip
 
 import pytest
@@ -102,3 +104,77 @@ def test_it_never_changes_anything_on_get(marketer_client):
     imp = Import.objects.get()
     assert marketer_client.get(reverse("incidents:import_mapping", args=[imp.id])).status_code == 405
     assert marketer_client.get(reverse("incidents:upload", args=[incident.id])).status_code == 405
+
+
+def test_it_previews_the_encoding_the_status_words_and_the_converted_times(marketer_client):
+    incident = IncidentFactory(workflows=["Relance été"])
+    data = (
+        "Adresse;Envoyé le;Campagne;Statut\n"
+        "léa@example.fr;20/11/2026 13:05;Relance été;soft-bounced\n"
+        "hugo@example.fr;20/11/2026 13:06;Relance été;spamreport\n"
+        "zoé@example.fr;20/11/2026 13:07;Relance été;frobbed\n"
+    ).encode("cp1252")
+    upload(marketer_client, incident, "excel.csv", data)
+    imp = Import.objects.get()
+
+    page = marketer_client.get(reverse("incidents:import_detail", args=[imp.id])).content.decode()
+    assert "Windows-1252" in page
+    assert "Relance été" in page
+    assert "soft-bounced" in page and "Deferred" in page
+    assert "Complained" in page
+    assert "not understood" in page
+
+    response = marketer_client.post(
+        reverse("incidents:import_mapping", args=[imp.id]),
+        {
+            "recipient": "Adresse",
+            "time": "Envoyé le",
+            "event": "Statut",
+            "date_format": "%d/%m/%Y %H:%M",
+            "time_zone": "Europe/Paris",
+            "encoding": "cp1252",
+            "preview": "1",
+        },
+    )
+    assert response.status_code == 200
+    assert "2026-11-20 12:05:00 UTC" in response.content.decode()
+    imp.refresh_from_db()
+    assert imp.status == Import.Status.NEEDS_MAPPING
+
+
+def test_it_says_which_line_does_not_fit_a_chosen_encoding(marketer_client):
+    incident = IncidentFactory()
+    data = "Who,At\nann@example.com,2026-11-20T14:05:00Z\nléa@example.com,2026-11-20T14:05:00Z\n".encode("cp1252")
+    upload(marketer_client, incident, "excel.csv", data)
+    imp = Import.objects.get()
+
+    response = marketer_client.post(
+        reverse("incidents:import_mapping", args=[imp.id]), {"encoding": "utf-8", "preview": "1"}
+    )
+
+    assert "Line 3 cannot be read as UTF-8" in response.content.decode()
+
+
+def test_it_imports_with_the_chosen_time_zone_and_encoding(marketer_client, django_capture_on_commit_callbacks):
+    incident = IncidentFactory(workflows=[])
+    data = "Who;At;Flow\nléa@example.com;20/11/2026 15:05;Relance été\n".encode("cp1252")
+    upload(marketer_client, incident, "excel.csv", data)
+    imp = Import.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = marketer_client.post(
+            reverse("incidents:import_mapping", args=[imp.id]),
+            {
+                "recipient": "Who",
+                "time": "At",
+                "workflow": "Flow",
+                "date_format": "%d/%m/%Y %H:%M",
+                "time_zone": "Europe/Paris",
+                "encoding": "cp1252",
+                "rows": "messages",
+            },
+        )
+    assert response.status_code == 302
+    imp.refresh_from_db()
+    assert imp.status == Import.Status.DONE, imp.message
+    event = SendEvent.objects.get()
+    assert (event.recipient, event.workflows, event.occurred_at.hour) == ("léa@example.com", "|Relance été|", 14)

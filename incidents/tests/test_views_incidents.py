@@ -1,9 +1,11 @@
+"""Tests of the incident pages: list, create, edit, detail, ledger and exports."""
+
 from datetime import timedelta
 
 import pytest
 from django.urls import reverse
 
-from incidents import services
+from incidents import imports
 from incidents.models import AffectedPerson, Incident
 
 from .factories import T0, IncidentFactory, burst, write_ndjson
@@ -45,7 +47,7 @@ def test_it_forbids_every_write_to_a_viewer(viewer_client):
 def test_it_lists_incidents_newest_first_with_counts(marketer_client, tmp_path):
     old = IncidentFactory(title="Old one", started_at=T0 - timedelta(days=30), ended_at=None)
     new = IncidentFactory(title="New one")
-    services.import_local(incident=new, path=str(write_ndjson(tmp_path / "l.json", burst("a@example.com", 2))))
+    imports.import_local(incident=new, path=str(write_ndjson(tmp_path / "l.json", burst("a@example.com", 2))))
     html = marketer_client.get(reverse("incidents:list")).content.decode()
     assert html.index("New one") < html.index("Old one")
     assert "ongoing" in html
@@ -93,7 +95,7 @@ def test_it_refuses_a_window_that_ends_before_it_starts(marketer_client):
 
 def test_it_edits_an_incident_and_recomputes_the_ledger(marketer_client, tmp_path):
     incident = IncidentFactory()
-    services.import_local(incident=incident, path=str(write_ndjson(tmp_path / "l.json", burst("a@example.com", 12))))
+    imports.import_local(incident=incident, path=str(write_ndjson(tmp_path / "l.json", burst("a@example.com", 12))))
     assert incident.affected.get().tier == 2
     response = marketer_client.post(
         reverse("incidents:edit", args=[incident.id]),
@@ -112,7 +114,7 @@ def test_it_edits_an_incident_and_recomputes_the_ledger(marketer_client, tmp_pat
 
 def test_it_shows_the_ledger_summary_and_plot_data(marketer_client, tmp_path):
     incident = IncidentFactory()
-    services.import_local(incident=incident, path=str(write_ndjson(tmp_path / "l.json", burst("a@example.com", 3))))
+    imports.import_local(incident=incident, path=str(write_ndjson(tmp_path / "l.json", burst("a@example.com", 3))))
     html = marketer_client.get(reverse("incidents:detail", args=[incident.id])).content.decode()
     assert 'id="chart-burst"' in html
     assert 'id="chart-data"' in html
@@ -125,7 +127,7 @@ def test_it_filters_sorts_and_pages_the_people(marketer_client, tmp_path):
     events = []
     for i in range(60):
         events += burst(f"p{i:02d}@example.com", 1 + i % 3)
-    services.import_local(incident=incident, path=str(write_ndjson(tmp_path / "l.json", events)))
+    imports.import_local(incident=incident, path=str(write_ndjson(tmp_path / "l.json", events)))
     url = reverse("incidents:people", args=[incident.id])
     page = marketer_client.get(url)
     assert page.context["page"].paginator.count == 60

@@ -15,7 +15,7 @@ from apologies.models import Campaign, CapturedEmail, Recipient
 from apologies.sending import services as sending
 from apologies.tests.factories import contact
 from conftest import make_user
-from incidents import services as incident_services
+from incidents import imports as incident_imports
 from incidents.tests.factories import T0, IncidentFactory, burst, sg, write_ndjson
 
 PASSWORD = "a-long-browser-test-password"
@@ -75,7 +75,7 @@ def incident_with_ledger(tmp_path: Path, people: dict[str, tuple[int, str | None
         if first_name is not None:
             contact(email, country=country, first_name=first_name)
     log = write_ndjson(tmp_path / "sendgrid-events.json", events)
-    incident_services.import_local(incident=incident, path=str(log))
+    incident_imports.import_local(incident=incident, path=str(log))
     incident.refresh_from_db()
     assert incident.ledger_stats["people"] == len(people)
     return incident

@@ -13,7 +13,7 @@ from django.core.files.base import ContentFile
 from playwright.sync_api import Page, expect
 
 from conftest import make_user
-from incidents import services
+from incidents import imports
 from incidents.models import Import
 from incidents.tests.factories import T0, IncidentFactory, burst, sg, write_ndjson
 
@@ -148,7 +148,7 @@ def test_it_shows_a_viewer_the_ledger_but_no_way_to_change_it(page: Page, tmp_pa
     user_with_password("victor", "viewer")
     incident = IncidentFactory(title="Welcome email loop")
     log = write_ndjson(tmp_path / "log.json", burst("a@example.com", 3) + burst("b@example.com", 1))
-    services.import_local(incident=incident, path=str(log))
+    imports.import_local(incident=incident, path=str(log))
 
     log_in(page, "victor")
     expect(page.get_by_role("link", name="Log an incident")).to_have_count(0)
@@ -180,7 +180,7 @@ def test_it_reloads_the_import_page_when_the_import_finishes(page: Page, page_pr
     expect(page.locator('[data-field="status_label"]')).to_have_text("Queued")
     expect(page.get_by_role("link", name="See who was hit")).to_be_hidden()
 
-    services.import_run(import_id=imp.id)
+    imports.import_run(import_id=imp.id)
 
     # The link is rendered by the server only for a finished import, so seeing it proves the reload.
     expect(page.get_by_role("link", name="See who was hit")).to_be_visible()

@@ -1,3 +1,5 @@
+"""The create_incident command: log an incident from the shell."""
+
 from datetime import datetime
 
 from django.core.exceptions import ValidationError

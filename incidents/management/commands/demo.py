@@ -11,7 +11,9 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError
 
-from incidents import services
+from incidents import imports, ledger, services
+from incidents.contacts import services as contact_services
+from incidents.contacts.suppressions import suppression_add_many
 from incidents.models import Contact, Incident, Suppression
 
 DEMO_PASSWORD = "amends-demo"
@@ -133,18 +135,15 @@ class Command(BaseCommand):
         )
         path = self._sendlog(rng, people, start)
         try:
-            imp = services.import_local(incident=incident, path=path)
+            imp = imports.import_local(incident=incident, path=path)
         finally:
             os.unlink(path)
             os.rmdir(os.path.dirname(path))
-        Suppression.objects.bulk_create(
-            [
-                Suppression(email=e, reason=Suppression.Reason.UNSUBSCRIBED, source="ESP export (demo)")
-                for e in people[-40:]
-            ],
-            ignore_conflicts=True,
+        suppression_add_many(
+            entries=[Suppression(email=e, reason=Suppression.Reason.UNSUBSCRIBED) for e in people[-40:]],
+            source="ESP export (demo)",
         )
-        services.ledger_compute(incident=incident)
+        ledger.ledger_compute(incident=incident)
         from apologies.campaigns.planning import campaign_create
 
         campaign_create(
@@ -173,7 +172,7 @@ class Command(BaseCommand):
                 country=country,
                 language=lang,
             )
-            services.contact_check(contact=c)
+            contact_services.contact_check(contact=c)
             contacts.append(c)
         Contact.objects.bulk_create(contacts, ignore_conflicts=True)
 

@@ -1,8 +1,10 @@
+"""The export_affected command: an incident's ledger as CSV or JSON on stdout."""
+
 import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from incidents import services
+from incidents import ledger
 from incidents.models import Incident
 
 
@@ -18,7 +20,7 @@ class Command(BaseCommand):
         if incident is None:
             raise CommandError(f"No incident with id {opts['incident_id']}.")
         if opts["format"] == "csv":
-            for chunk in services.ledger_export_csv(incident=incident):
+            for chunk in ledger.ledger_export_csv(incident=incident):
                 self.stdout.write(chunk, ending="")
         else:
-            self.stdout.write(json.dumps(list(services.ledger_rows(incident=incident)), indent=1))
+            self.stdout.write(json.dumps(list(ledger.ledger_rows(incident=incident)), indent=1))

@@ -1,9 +1,12 @@
+"""The import_contacts command: import a contact list from a file on this machine."""
+
 import os
 
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 
-from incidents import services
+from incidents import imports
+from incidents.contacts import services as contact_services
 from incidents.models import Import
 
 
@@ -22,9 +25,9 @@ class Command(BaseCommand):
                 kind=Import.Kind.CONTACTS, original_name=os.path.basename(path), bytes_total=os.path.getsize(path)
             )
             imp.file.save(os.path.basename(path), File(f))
-        services.import_run(import_id=imp.id)
+        imports.import_run(import_id=imp.id)
         imp.refresh_from_db()
-        invalid = services.contacts_invalid_count()
+        invalid = contact_services.contacts_invalid_count()
         self.stdout.write(
             f"read {imp.rows_read}, imported {imp.imported}, rejected {imp.rejected}; "
             f"contacts with an invalid address: {invalid}"

@@ -1,6 +1,8 @@
+"""The import_sendlog command: import an ESP send log from a file on this machine."""
+
 from django.core.management.base import BaseCommand, CommandError
 
-from incidents import parsers, services
+from incidents import imports, sendlogs
 from incidents.models import Import, Incident
 
 
@@ -10,7 +12,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("incident_id", type=int)
         parser.add_argument("file")
-        parser.add_argument("--format", default="auto", choices=["auto", *parsers.FORMATS])
+        parser.add_argument("--format", default="auto", choices=["auto", *sendlogs.FORMATS])
         parser.add_argument(
             "--map",
             action="append",
@@ -35,7 +37,7 @@ class Command(BaseCommand):
             mapping[field] = column
         delimiter = opts["delimiter"].replace("\\t", "\t")
         try:
-            imp = services.import_local(
+            imp = imports.import_local(
                 incident=incident,
                 path=opts["file"],
                 fmt=opts["format"],
@@ -47,7 +49,7 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot read {opts['file']}: {e.strerror}") from None
         self.stdout.write(
             f"read {imp.rows_read}, imported {imp.imported}, duplicates {imp.duplicates}, rejected {imp.rejected}"
-            f" ({parsers.FORMAT_LABELS.get(imp.format, imp.format or 'unknown format')})"
+            f" ({sendlogs.FORMAT_LABELS.get(imp.format, imp.format or 'unknown format')})"
         )
         for error in imp.errors[:10]:
             self.stdout.write(f"  record {error['ref']}: {error['reason']}")

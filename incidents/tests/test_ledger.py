@@ -1,8 +1,10 @@
+"""Tests of incidents.ledger: who was hit, how often, their state and tier."""
+
 from datetime import timedelta
 
 import pytest
 
-from incidents import services
+from incidents import imports, services
 from incidents.models import AffectedPerson, Suppression
 
 from .factories import T0, IncidentFactory, burst, sg, write_ndjson
@@ -12,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 def load(incident, tmp_path, events):
     path = write_ndjson(tmp_path / f"log{len(events)}.json", events)
-    imp = services.import_local(incident=incident, path=str(path))
+    imp = imports.import_local(incident=incident, path=str(path))
     assert imp.status == "done", imp.message
     return {p.email: p for p in AffectedPerson.objects.filter(incident=incident)}
 

@@ -1,7 +1,7 @@
-"""Tests for incidents.parsers, on samples shaped like each ESP's documented payloads.
+"""Tests for incidents.sendlogs, on samples shaped like each ESP's documented payloads.
 
 They need no Django.  The project's root conftest.py imports Django models, so
-on their own they run with: pytest incidents/tests/test_parsers.py -p no:django --noconftest
+on their own they run with: pytest incidents/sendlogs/tests/test_parsers.py -p no:django --noconftest
 """
 
 import gzip
@@ -15,8 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from incidents.parsers import (
-    EVENTS,
+from incidents.sendlogs import (
     FORMAT_LABELS,
     FORMATS,
     HEAD_SIZE,
@@ -28,8 +27,9 @@ from incidents.parsers import (
     open_log,
     parse,
 )
+from incidents.vocabulary import EventType
 
-SAMPLES = Path(__file__).parent / "samples"
+SAMPLES = Path(__file__).parent.parent / "samples"
 GENERIC_MAPPING = {
     "recipient": "Recipient",
     "time": "Sent on",
@@ -68,7 +68,7 @@ def test_it_reads_the_sendgrid_event_webhook_sample() -> None:
         recipient="jane.doe@example.com",
         recipient_raw="  Jane.Doe@Example.COM ",
         occurred_at=utc(2017, 12, 15, 0, 59, 29),
-        event="sent",
+        event="queued",
         message_id="14c5d75ce93.dfd.64b469",
         workflows=("cat facts",),
         esp_event_id="rbtnWrG1DVDGGGFHFyun0A==",
@@ -76,20 +76,20 @@ def test_it_reads_the_sendgrid_event_webhook_sample() -> None:
         ref=1,
     )
     assert [r.event for r in records] == [
-        "sent",
+        "queued",
         "delivered",
         "opened",
         "clicked",
         "deferred",
         "bounced",
+        "deferred",
         "bounced",
-        "bounced",
-        "dropped",
+        "rejected",
         "complained",
         "unsubscribed",
         "unsubscribed",
-        "resubscribed",
-        "sent",
+        "subscribed",
+        "queued",
     ]
     assert [r.ref for r in records] == list(range(1, 15))
     assert records[3].workflows == ("cat facts", "newsletter")
@@ -106,7 +106,7 @@ def test_it_gives_every_event_of_a_sendgrid_message_the_same_id() -> None:
     records = read(sample("sendgrid_events.json"), "sendgrid_json")
 
     jane = {r.event: r.message_id for r in records if r.recipient == "jane.doe@example.com"}
-    assert set(jane) >= {"sent", "delivered", "opened", "clicked"}
+    assert set(jane) >= {"queued", "delivered", "opened", "clicked"}
     assert set(jane.values()) == {"14c5d75ce93.dfd.64b469"}
     # An asynchronous bounce has no sg_message_id; its smtp-id gives the same id.
     dave = next(r for r in records if r.recipient == "dave@example.com")
@@ -149,8 +149,8 @@ def test_it_reads_ses_firehose_records() -> None:
         ("deferred", "full@example.com"),  # Transient bounce
         ("complained", "recipient@example.com"),
         ("deferred", "slow@example.com"),  # DeliveryDelay
-        ("dropped", "virus@example.com"),  # Reject
-        ("dropped", "template@example.com"),  # Rendering Failure
+        ("rejected", "virus@example.com"),  # Reject
+        ("failed", "template@example.com"),  # Rendering Failure
         ("unsubscribed", "leaver@example.com"),  # Subscription, unsubscribeAll
     ]
     # Each event's own timestamp, not the send time in mail.timestamp.
@@ -194,11 +194,11 @@ def test_it_unwraps_sns_notifications_around_ses_events() -> None:
     ("new", "old", "expected"),
     [
         ({"unsubscribeAll": True}, {"unsubscribeAll": False}, "unsubscribed"),
-        ({"unsubscribeAll": False}, {"unsubscribeAll": True}, "resubscribed"),
+        ({"unsubscribeAll": False}, {"unsubscribeAll": True}, "subscribed"),
         (
             {"topicSubscriptionStatus": [{"topicName": "News", "subscriptionStatus": "OptIn"}]},
             {"topicSubscriptionStatus": [{"topicName": "News", "subscriptionStatus": "OptOut"}]},
-            "resubscribed",
+            "subscribed",
         ),
         (
             {"topicSubscriptionStatus": [{"topicName": "News", "subscriptionStatus": "OptOut"}]},
@@ -230,7 +230,7 @@ def test_it_streams_a_mailgun_events_page() -> None:
         recipient="jane.doe@example.com",
         recipient_raw="  Jane.Doe@Example.COM ",
         occurred_at=utc(2013, 8, 22, 22, 40, 56, 96436),
-        event="sent",
+        event="queued",
         message_id="20130822215151.29325.59996@samples.mailgun.org",
         workflows=("welcome-series", "welcome"),
         esp_event_id="CCXMjJ7nQi2N3BPigGOdgQ",
@@ -238,7 +238,7 @@ def test_it_streams_a_mailgun_events_page() -> None:
         ref=1,
     )
     assert [(r.ref, getattr(r, "event", None)) for r in records] == [
-        (1, "sent"),
+        (1, "queued"),
         (2, "delivered"),
         (3, "bounced"),
         (4, "deferred"),
@@ -260,10 +260,12 @@ def test_it_reads_mailgun_webhook_payloads() -> None:
 
     assert [(r.ref, r.event, r.recipient) for r in records] == [
         (1, "delivered", "recipient@sample.mailgun.com"),
+        (2, "rejected", "gone@example.com"),
         (2, "bounced", "gone@example.com"),
         (3, "complained", "recipient@sample.mailgun.com"),
     ]
-    assert records[1].detail == "hard: Not delivering to previously bounced address"
+    assert records[1].detail == "suppress-bounce: Not delivering to previously bounced address"
+    assert records[2].message_id == ""  # the person's state, not a message
     assert records[1].workflows == ("webhook_payload", "winback")
     assert records[0].esp_event_id == "MXcc2gEpS-eN8HfkOnmK2w"
     assert records[0].occurred_at == utc(2026, 2, 3, 19, 20, 31, 658528)
@@ -289,16 +291,16 @@ def test_it_reads_postmark_webhooks() -> None:
         "clicked",
         "bounced",
         "deferred",
-        None,
+        "autoresponded",
         "complained",
         "unsubscribed",
-        "resubscribed",
+        "subscribed",
     ]
     assert records[1].occurred_at == utc(2019, 11, 5, 17, 40, 0, 123456)  # "-05:00" offset
     assert records[3].occurred_at == utc(2014, 1, 15, 21, 9, 19, 642111)
     assert (records[3].detail, records[3].esp_event_id) == ("hard: Test bounce details", "4323372036854775807")
     assert records[4].detail == "soft: smtp;452 4.2.2 Mailbox full"
-    assert records[5] == Rejected(6, "bounce type 'AutoResponder' not used")
+    assert records[5].event == "autoresponded"
     assert records[8].message_id == ""  # null MessageID of a manual reactivation
 
 
@@ -308,7 +310,7 @@ def test_it_reads_postmark_webhooks() -> None:
         (True, "HardBounce", "bounced"),
         (True, "SpamComplaint", "complained"),
         (True, "ManualSuppression", "unsubscribed"),
-        (False, "ManualSuppression", "resubscribed"),
+        (False, "ManualSuppression", "subscribed"),
     ],
 )
 def test_it_maps_postmark_subscription_changes(suppress: bool, reason: str, expected: str) -> None:
@@ -335,7 +337,7 @@ def test_it_reads_a_sendgrid_activity_export() -> None:
         recipient="jane.doe@example.com",
         recipient_raw="  Jane.Doe@Example.COM ",
         occurred_at=utc(2024, 3, 5, 9, 15, 2),
-        event="sent",
+        event="queued",
         message_id="fMnBvAx2Tw2ugM1xi9ESYw",
         workflows=("d-123", "trial", "nurture"),
         esp_event_id="",
@@ -343,7 +345,7 @@ def test_it_reads_a_sendgrid_activity_export() -> None:
         ref=2,
     )
     assert [(r.ref, r.event) for r in records] == [
-        (2, "sent"),
+        (2, "queued"),
         (3, "delivered"),
         (4, "opened"),
         (5, "bounced"),
@@ -547,7 +549,7 @@ def test_it_rejects_bad_records_and_keeps_the_good_ones() -> None:
             b'{"timestamp": 1513299569, "event": "processed"}',
             b'{"email": "b@example.com", "timestamp": "yesterday", "event": "delivered"}',
             b'{"email": "c@example.com", "timestamp": 1513299569, "event": "account_status_change"}',
-            b'{"email": "not an email address", "timestamp": 1513299569, "event": "dropped"}',
+            b'{"email": "not an email address", "timestamp": 1513299569, "event": "rejected"}',
             b'{"email": "d@example.com", "timestamp": 1513299569, "event": "delivered", "sg_event_id": "e8"}',
         ]
     )
@@ -593,7 +595,7 @@ def test_it_stops_where_a_pretty_printed_json_array_is_cut_short() -> None:
 
     records = read(cut, "sendgrid_json")
 
-    assert [r.event for r in records[:-1]] == ["sent", "delivered", "opened", "clicked"]
+    assert [r.event for r in records[:-1]] == ["queued", "delivered", "opened", "clicked"]
     assert records[-1] == Rejected(
         5, "the file ends in the middle of the JSON after record 4; it may have been cut short"
     )
@@ -605,7 +607,7 @@ def test_it_stops_where_a_one_object_per_line_array_is_cut_short() -> None:
 
     records = read(cut, "sendgrid_json")
 
-    assert [r.event for r in records[:-1]] == ["sent", "delivered", "opened", "clicked"]
+    assert [r.event for r in records[:-1]] == ["queued", "delivered", "opened", "clicked"]
     assert records[-1] == Rejected(
         5, "the file ends in the middle of the JSON after record 4; it may have been cut short"
     )
@@ -687,7 +689,7 @@ def only_events_or_rejections(data: bytes, fmt: str, **options: object) -> None:
         assert isinstance(result, Event | Rejected)
         if isinstance(result, Event):
             assert "@" in result.recipient
-            assert result.event in EVENTS
+            assert result.event in EventType.values
             assert result.occurred_at.utcoffset().total_seconds() == 0
 
 

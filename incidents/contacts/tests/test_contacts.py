@@ -1,11 +1,12 @@
+"""Tests of contacts: imports, address checks and the contact pages."""
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
 
 from incidents.models import Contact, Import
-
-from .factories import ContactFactory
+from incidents.tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -81,3 +82,13 @@ def test_it_searches_contacts_and_filters_invalid_addresses(marketer_client):
     assert [c.email for c in page] == ["b@example.com"]
     page = marketer_client.get(reverse("incidents:contacts"), {"q": "a@ex"}).context["page"]
     assert [c.email for c in page] == ["a@example.com"]
+
+
+def test_it_imports_a_windows_1252_contact_list_with_its_accents(marketer_client, django_capture_on_commit_callbacks):
+    data = "Email;First Name;Last Name;City;Country\nlea@example.fr;Léa;Girard;Besançon;FR\n".encode("cp1252")
+    with django_capture_on_commit_callbacks(execute=True):
+        marketer_client.post(reverse("incidents:contact_upload"), {"file": SimpleUploadedFile("excel.csv", data)})
+    imp = Import.objects.get()
+    assert imp.status == "done", imp.message
+    lea = Contact.objects.get(email="lea@example.fr")
+    assert (lea.first_name, lea.city) == ("Léa", "Besançon")

@@ -1,9 +1,11 @@
+"""Tests of the suppression list: its pages, its imports and its only writer."""
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from incidents import services
-from incidents.models import Import, Suppression
+from incidents.contacts import suppressions
+from incidents.models import Import, Suppression, SuppressionChange
 
 pytestmark = pytest.mark.django_db
 
@@ -16,7 +18,7 @@ def test_it_adds_an_address_by_hand(marketer_client):
     entry = Suppression.objects.get()
     assert (entry.email, entry.reason) == ("never@example.com", "never_again")
     assert "maya" in entry.source
-    assert services.is_suppressed("NEVER@example.com")
+    assert suppressions.is_suppressed("NEVER@example.com")
 
 
 @pytest.mark.parametrize(
@@ -75,3 +77,36 @@ def test_it_searches_the_list(marketer_client):
     assert [s.email for s in page] == ["two@example.com"]
     page = marketer_client.get(reverse("incidents:suppressions"), {"reason": "complained"}).context["page"]
     assert [s.email for s in page] == ["one@example.com"]
+
+
+def test_it_imports_a_utf16_suppression_export_and_records_each_change(
+    marketer_client, django_capture_on_commit_callbacks
+):
+    data = "Email\tReason\r\nzoë@example.com\tHardBounce\r\nann@example.com\tunsubscribe\r\n".encode("utf-16")
+    with django_capture_on_commit_callbacks(execute=True):
+        marketer_client.post(
+            reverse("incidents:suppression_upload"),
+            {"file": SimpleUploadedFile("export.txt", data), "reason": "unsubscribed"},
+        )
+    imp = Import.objects.get()
+    assert (imp.status, imp.imported) == ("done", 2), imp.message
+    assert set(Suppression.objects.values_list("email", "reason")) == {
+        ("zoë@example.com", "hard_bounce"),
+        ("ann@example.com", "unsubscribed"),
+    }
+    change = SuppressionChange.objects.get(email="zoë@example.com")
+    assert (change.action, change.source, change.by.username) == ("added", "import: export.txt", "maya")
+
+
+def test_it_lifts_a_suppression_and_records_who_and_why(marketer_client):
+    suppressions.suppression_add(email="Ann@Example.com", reason="unsubscribed", source="test")
+    assert suppressions.suppressed_among(["ANN@example.com", "bob@example.com"]) == {"ann@example.com"}
+
+    lifted = suppressions.suppression_lift(email="ann@example.com", reason="unsubscribed", source="resubscribed")
+
+    assert lifted == 1
+    assert not suppressions.is_suppressed("ann@example.com")
+    assert list(SuppressionChange.objects.order_by("id").values_list("action", "source")) == [
+        ("added", "test"),
+        ("lifted", "resubscribed"),
+    ]

@@ -1,0 +1,136 @@
+"""Contacts: checking and saving them, and imports of contact lists and of ESP suppression exports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.utils import timezone
+
+from incidents.sendlogs import FormatError, Rejected
+from incidents.sendlogs.readers import Limits, open_csv
+
+from .addresses import address_check
+from .models import Contact, Suppression
+from .suppressions import suppression_add_many, suppression_reason
+
+CONTACT_COLUMNS = {
+    "email": ("email", "emailaddress", "mail"),
+    "first_name": ("firstname", "givenname", "first"),
+    "last_name": ("lastname", "surname", "familyname", "last"),
+    "address_line1": ("addressline1", "address1", "address", "street", "streetaddress"),
+    "address_line2": ("addressline2", "address2"),
+    "city": ("city", "town", "locality"),
+    "region": ("region", "state", "province", "county", "countryarea"),
+    "postal_code": ("postalcode", "postcode", "zip", "zipcode"),
+    "country": ("country", "countrycode"),
+    "language": ("language", "lang", "locale"),
+}
+SUPPRESSION_EMAIL_COLUMNS = ("email", "emailaddress", "address", "recipient", "mail")
+SUPPRESSION_REASON_COLUMNS = ("reason", "suppressionreason", "type", "status", "category")
+
+
+def normalise_header(name: str) -> str:
+    return "".join(ch for ch in name.strip().lower() if ch.isalnum())
+
+
+def contact_check(*, contact: Contact) -> None:
+    """Check the contact's postal address for its country and note the problems on it."""
+    check = address_check(contact)
+    contact.address_valid = check.valid
+    contact.address_problems = "; ".join(check.problems)
+
+
+def contact_save(*, contact: Contact) -> Contact:
+    """Save a contact edited by hand, checking its address again."""
+    contact_check(contact=contact)
+    contact.save()
+    return contact
+
+
+def contacts_invalid_count() -> int:
+    return Contact.objects.filter(address_valid=False).count()
+
+
+def _no_email_column(fieldnames: list[str]) -> FormatError:
+    return FormatError(f"This file has no email column (its columns: {', '.join(fieldnames) or 'none'}).")
+
+
+def contacts_import_run(*, imp, limits: Limits | None = None) -> None:
+    """Read a contact list (any encoding, any delimiter) and upsert its contacts by email, checking addresses."""
+    with imp.file.open("rb") as raw:
+        found = open_csv(raw, encoding=imp.encoding, limits=limits)
+        columns = {}
+        for name in found.header:
+            key = normalise_header(name)
+            for target, names in CONTACT_COLUMNS.items():
+                if key in names and target not in columns:
+                    columns[target] = name
+        if "email" not in columns:
+            raise _no_email_column(found.header)
+        invalid = 0
+        batch: dict[str, Contact] = {}
+        for line, row in found.dicts():
+            imp.rows_read += 1
+            if row.__class__ is Rejected:
+                imp.reject(line, row.reason)
+                continue
+            values = {target: (row.get(name) or "").strip() for target, name in columns.items()}
+            email = values.pop("email").lower()
+            if "@" not in email:
+                imp.reject(line, f"no valid email address ({email!r})" if email else "no email address")
+                continue
+            values["country"] = values.get("country", "").upper()[:2]
+            contact = Contact(email=email, **values)
+            contact_check(contact=contact)
+            if not contact.address_valid:
+                invalid += 1
+            batch[email] = contact
+            if len(batch) >= 2000:
+                imp.imported += _upsert_contacts(batch.values(), list(columns))
+                batch = {}
+                imp.save_progress(bytes_read=raw.tell())
+        imp.imported += _upsert_contacts(batch.values(), list(columns))
+    note = f"{invalid} contacts have an address that is missing or not valid: kept and flagged." if invalid else ""
+    imp.finish(imp.Status.DONE, note)
+
+
+def _upsert_contacts(contacts: Iterable[Contact], columns: list[str]) -> int:
+    contacts = list(contacts)
+    fields = [c for c in columns if c != "email"] + ["address_valid", "address_problems", "updated"]
+    now = timezone.now()
+    for c in contacts:
+        c.created = c.updated = now
+    Contact.objects.bulk_create(contacts, update_conflicts=True, unique_fields=["email"], update_fields=fields)
+    return len(contacts)
+
+
+def suppressions_import_run(*, imp, limits: Limits | None = None) -> None:
+    """Read an ESP's suppression export and add its addresses through the suppression list's writer."""
+    default = imp.mapping.get("reason") or Suppression.Reason.UNSUBSCRIBED
+    source = f"import: {imp.original_name}"[:200]
+    with imp.file.open("rb") as raw:
+        found = open_csv(raw, encoding=imp.encoding, limits=limits)
+        by_key = {normalise_header(f): f for f in found.header}
+        email_col = next((by_key[k] for k in SUPPRESSION_EMAIL_COLUMNS if k in by_key), None)
+        reason_col = next((by_key[k] for k in SUPPRESSION_REASON_COLUMNS if k in by_key), None)
+        if email_col is None:
+            raise _no_email_column(found.header)
+        batch = []
+        for line, row in found.dicts():
+            imp.rows_read += 1
+            if row.__class__ is Rejected:
+                imp.reject(line, row.reason)
+                continue
+            email = (row.get(email_col) or "").strip().lower()
+            if "@" not in email:
+                imp.reject(line, f"no valid email address ({email!r})" if email else "no email address")
+                continue
+            reason = suppression_reason(row.get(reason_col) or "", default) if reason_col else default
+            batch.append(Suppression(email=email, reason=reason, source=source))
+            if len(batch) >= 5000:
+                imp.imported += suppression_add_many(entries=batch, source=source, by=imp.created_by)
+                batch = []
+                imp.save_progress(bytes_read=raw.tell())
+        imp.imported += suppression_add_many(entries=batch, source=source, by=imp.created_by)
+        imp.duplicates = imp.rows_read - imp.rejected - imp.imported
+    imp.finish(imp.Status.DONE)

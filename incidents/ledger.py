@@ -1,0 +1,224 @@
+"""The ledger: who an incident's sends reached, how often, their state now, their tier; and its exports."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+
+from django.db import connection, transaction
+from django.db.models import Count, Max, Min, Sum
+from django.utils import timezone
+
+from .exports import csv_stream
+from .models import AffectedPerson, Incident, Suppression
+from .vocabulary import NEVER_SENT, EventType
+
+
+def _sql_list(values: Iterable[str]) -> str:
+    return ", ".join(f"'{value}'" for value in values)
+
+
+# The words of the ledger's SQL, from the vocabulary and the models' choices, never typed in the SQL itself.
+SENT_WORDS = _sql_list([EventType.SENT, EventType.QUEUED])
+NEVER_SENT_WORDS = _sql_list(NEVER_SENT)
+WORDS = {
+    "complained": EventType.COMPLAINED.value,
+    "bounced": EventType.BOUNCED.value,
+    "unsubscribed": EventType.UNSUBSCRIBED.value,
+    "subscribed": EventType.SUBSCRIBED.value,
+    "r_complained": Suppression.Reason.COMPLAINED.value,
+    "r_unsub": _sql_list([Suppression.Reason.UNSUBSCRIBED, Suppression.Reason.NEVER_AGAIN, Suppression.Reason.MANUAL]),
+    "r_bounce": Suppression.Reason.HARD_BOUNCE.value,
+    "s_complained": AffectedPerson.State.COMPLAINED.value,
+    "s_unsubscribed": AffectedPerson.State.UNSUBSCRIBED.value,
+    "s_bounced": AffectedPerson.State.BOUNCED.value,
+    "s_subscribed": AffectedPerson.State.SUBSCRIBED.value,
+}
+
+
+def ledger_compute(*, incident: Incident) -> dict:
+    """Recompute who was hit, how often and their state now, set-wise in the database."""
+    pg = connection.vendor == "postgresql"
+    start = connection.ops.adapt_datetimefield_value(incident.started_at)
+    where = ["incident_id = %s", "occurred_at >= %s"]
+    params: list = [incident.id, start]
+    if incident.ended_at:
+        where.append("occurred_at <= %s")
+        params.append(connection.ops.adapt_datetimefield_value(incident.ended_at))
+    if incident.workflows:
+        where.append("(" + " OR ".join(["workflows LIKE %s"] * len(incident.workflows)) + ")")
+        params += [f"%|{w.replace('|', '/')}|%" for w in incident.workflows]
+    # A message counts once however many events it produced; one the ESP rejected (or failed to send) was
+    # never sent, whatever other events it has.  Events without a message id count only when they say "sent".
+    mid = "CASE WHEN message_id <> '' THEN message_id ELSE {key} END".format(key="key::text" if pg else "key")
+    msgs = (
+        f"SELECT recipient, {mid} AS mid, MIN(occurred_at) AS at "
+        f"FROM incidents_sendevent WHERE {' AND '.join(where)} AND (message_id <> '' OR event IN ({SENT_WORDS})) "
+        f"GROUP BY recipient, {mid} "
+        f"HAVING MAX(CASE WHEN event IN ({NEVER_SENT_WORDS}) THEN 1 ELSE 0 END) = 0"
+    )
+    if pg:
+        window = "ORDER BY at RANGE BETWEEN CURRENT ROW AND INTERVAL '599.999 seconds' FOLLOWING"
+    else:
+        window = f"ORDER BY julianday(at) RANGE BETWEEN CURRENT ROW AND {599.999 / 86400:.12f} FOLLOWING"
+    tier = (
+        "CASE "
+        + " ".join(
+            f"WHEN agg.messages >= {int(low)} THEN {i}" for i, low in reversed(list(enumerate(incident.tier_bounds)))
+        )
+        + " ELSE 0 END"
+    )
+    sql = """
+        INSERT INTO incidents_affectedperson
+            (incident_id, email, messages, first_at, last_at, max_in_10_min, bounced, state, tier)
+        WITH msgs AS (SELECT recipient, mid, at FROM amends_msgs),
+        agg AS (
+            SELECT recipient, COUNT(*) AS messages, MIN(at) AS first_at, MAX(at) AS last_at, MAX(n) AS peak
+            FROM (SELECT recipient, at, COUNT(*) OVER (PARTITION BY recipient {window}) AS n FROM msgs) w
+            GROUP BY recipient
+        ),
+        after AS (
+            SELECT recipient,
+                MAX(CASE WHEN event = '{complained}' THEN 1 ELSE 0 END) AS complained,
+                MAX(CASE WHEN event = '{bounced}' THEN 1 ELSE 0 END) AS bounced,
+                MAX(CASE WHEN event = '{unsubscribed}' THEN occurred_at END) AS unsub_at,
+                MAX(CASE WHEN event = '{subscribed}' THEN occurred_at END) AS resub_at
+            FROM incidents_sendevent
+            WHERE incident_id = %s AND occurred_at >= %s
+              AND event IN ('{complained}', '{bounced}', '{unsubscribed}', '{subscribed}')
+            GROUP BY recipient
+        ),
+        sup AS (
+            SELECT email,
+                MAX(CASE WHEN reason = '{r_complained}' THEN 1 ELSE 0 END) AS complained,
+                MAX(CASE WHEN reason IN ({r_unsub}) THEN 1 ELSE 0 END) AS unsub,
+                MAX(CASE WHEN reason = '{r_bounce}' THEN 1 ELSE 0 END) AS bounced
+            FROM incidents_suppression GROUP BY email
+        )
+        SELECT %s, agg.recipient, agg.messages, agg.first_at, agg.last_at, agg.peak,
+            (COALESCE(after.bounced, 0) = 1 OR COALESCE(sup.bounced, 0) = 1),
+            CASE
+                WHEN COALESCE(after.complained, 0) = 1 OR COALESCE(sup.complained, 0) = 1 THEN '{s_complained}'
+                WHEN COALESCE(sup.unsub, 0) = 1
+                    OR (after.unsub_at IS NOT NULL AND (after.resub_at IS NULL OR after.resub_at < after.unsub_at))
+                    THEN '{s_unsubscribed}'
+                WHEN COALESCE(after.bounced, 0) = 1 OR COALESCE(sup.bounced, 0) = 1 THEN '{s_bounced}'
+                ELSE '{s_subscribed}'
+            END,
+            {tier}
+        FROM agg
+        LEFT JOIN after ON after.recipient = agg.recipient
+        LEFT JOIN sup ON sup.email = agg.recipient
+    """.format(window=window, tier=tier, **WORDS)
+    started = time.monotonic()
+    with transaction.atomic(), connection.cursor() as cursor:
+        if pg:
+            # Sorting ~1M messages per person stays in memory instead of spilling to disk.
+            cursor.execute("SET LOCAL work_mem = '128MB'")
+        AffectedPerson.objects.filter(incident=incident).delete()
+        # Messages are read three times below: work them out once.
+        cursor.execute("DROP TABLE IF EXISTS amends_msgs")
+        cursor.execute(f"CREATE TEMPORARY TABLE amends_msgs AS {msgs}", params)
+        cursor.execute(sql, [incident.id, start, incident.id])
+        stats = _ledger_stats(incident, cursor, pg)
+        cursor.execute("DROP TABLE amends_msgs")
+        stats["seconds"] = round(time.monotonic() - started, 3)
+        incident.ledger_stats = stats
+        incident.ledger_computed_at = timezone.now()
+        incident.save(update_fields=["ledger_stats", "ledger_computed_at"])
+    return stats
+
+
+def _ledger_stats(incident: Incident, cursor, pg: bool) -> dict:
+    people = AffectedPerson.objects.filter(incident=incident)
+    totals = people.aggregate(
+        n_people=Count("id"),
+        n_messages=Sum("messages"),
+        max_messages=Max("messages"),
+        lo=Min("first_at"),
+        hi=Max("last_at"),
+    )
+    by_state = dict(people.values_list("state").annotate(n=Count("id")).order_by())
+    by_tier = dict(people.values_list("tier").annotate(n=Count("id")).order_by())
+    by_count = _histogram(people.values_list("messages").annotate(n=Count("id")).order_by())
+
+    # Messages over time: minute buckets, wider when the incident ran for days.
+    lo, hi = totals["lo"], totals["hi"]
+    per_bucket: list[list] = []
+    bucket = 60
+    if lo is not None:
+        lo, hi = _as_datetime(lo), _as_datetime(hi)
+        span = (hi - lo).total_seconds()
+        bucket = max(60, math.ceil(span / 1440 / 60) * 60)
+        epoch = "EXTRACT(EPOCH FROM at)" if pg else "(julianday(at) - 2440587.5) * 86400.0"
+        cursor.execute(
+            f"SELECT CAST(FLOOR({epoch} / {bucket}) AS BIGINT) AS b, COUNT(*) FROM amends_msgs GROUP BY 1 ORDER BY 1"
+            if pg
+            else f"SELECT CAST({epoch} / {bucket} AS INTEGER) AS b, COUNT(*) FROM amends_msgs GROUP BY 1 ORDER BY 1"
+        )
+        counts = dict(cursor.fetchall())
+        first, last = min(counts), max(counts)
+        per_bucket = [
+            [datetime.fromtimestamp(b * bucket, tz=UTC).isoformat(), counts.get(b, 0)] for b in range(first, last + 1)
+        ]
+    labels = incident.tier_labels()
+    return {
+        "people": totals["n_people"] or 0,
+        "messages": totals["n_messages"] or 0,
+        "max_messages": totals["max_messages"] or 0,
+        "by_state": {state: by_state.get(state, 0) for state in AffectedPerson.State.values},
+        "by_tier": [[labels[i], by_tier.get(i, 0)] for i in range(len(labels))],
+        "by_count": [[m, n] for m, n in by_count],
+        "bucket_seconds": bucket,
+        "per_bucket": per_bucket,
+    }
+
+
+COUNT_BINS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20, 25, 50, 100, 200, 500, 1000]
+
+
+def _histogram(counts: Iterable[tuple[int, int]]) -> list[list]:
+    """People per number of messages, in bins that widen as counts grow, so a long tail stays readable."""
+    bins = [0] * len(COUNT_BINS)
+    for messages, n in counts:
+        i = max(i for i, low in enumerate(COUNT_BINS) if messages >= low) if messages >= 1 else 0
+        bins[i] += n
+    last = max((i for i, n in enumerate(bins) if n), default=-1)
+    labels = []
+    for i, low in enumerate(COUNT_BINS):
+        high = COUNT_BINS[i + 1] - 1 if i + 1 < len(COUNT_BINS) else None
+        labels.append(str(low) if high == low else f"{low}-{high}" if high else f"{low}+")
+    return [[labels[i], bins[i]] for i in range(last + 1)]
+
+
+def _as_datetime(value) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if timezone.is_naive(value):
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def ledger_rows(*, incident: Incident) -> Iterator[dict]:
+    labels = incident.tier_labels()
+    qs = AffectedPerson.objects.filter(incident=incident).order_by("-messages", "email")
+    for p in qs.iterator(chunk_size=5000):
+        yield {
+            "email": p.email,
+            "messages": p.messages,
+            "first_at": p.first_at.isoformat(),
+            "last_at": p.last_at.isoformat(),
+            "max_in_10_min": p.max_in_10_min,
+            "state": p.state,
+            "tier": labels[p.tier] if p.tier < len(labels) else "",
+        }
+
+
+LEDGER_COLUMNS = ["email", "messages", "first_at", "last_at", "max_in_10_min", "state", "tier"]
+
+
+def ledger_export_csv(*, incident: Incident) -> Iterator[str]:
+    """The ledger as CSV text, streamed in pieces, every text cell formula-safe."""
+    return csv_stream(LEDGER_COLUMNS, ([row[c] for c in LEDGER_COLUMNS] for row in ledger_rows(incident=incident)))

@@ -1,0 +1,36 @@
+"""Send logs of every ESP read into one common shape: the public API of the readers, formats and registry."""
+
+from __future__ import annotations
+
+from .readers import DEFAULT_LIMITS, HEAD_SIZE, LimitError, Limits, open_csv, open_log
+from .records import Event, FormatError, Rejected
+from .registry import (
+    ANYMAIL_ESP_NAMES,
+    FORMAT_LABELS,
+    FORMATS,
+    csv_header,
+    csv_preview,
+    detect_format,
+    parse,
+    records_from_esp_event,
+)
+
+__all__ = [
+    "ANYMAIL_ESP_NAMES",
+    "DEFAULT_LIMITS",
+    "FORMATS",
+    "FORMAT_LABELS",
+    "HEAD_SIZE",
+    "Event",
+    "FormatError",
+    "LimitError",
+    "Limits",
+    "Rejected",
+    "csv_header",
+    "csv_preview",
+    "detect_format",
+    "open_csv",
+    "open_log",
+    "parse",
+    "records_from_esp_event",
+]
