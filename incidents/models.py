@@ -70,6 +70,15 @@ class Incident(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("incidents:detail", args=[self.id])
 
+    def can_edit(self, user) -> bool:
+        """Its owner and the admins change an incident (its words, its send logs); everyone else reads it.
+
+        An incident without an owner (logged before owners were kept) is open to every editor.
+        """
+        if not user.has_perm("incidents.change_incident"):
+            return False
+        return user.is_superuser or self.owner_id is None or self.owner_id == user.pk
+
     def tier_labels(self) -> list[str]:
         return tier_labels(self.tier_bounds)
 

@@ -6,6 +6,7 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -29,6 +30,14 @@ from .models import AffectedPerson, Contact, Import, Incident, Suppression
 
 view_required = permission_required("incidents.view_incident", raise_exception=True)
 edit_required = permission_required("incidents.change_incident", raise_exception=True)
+
+
+def editable_incident(request: HttpRequest, incident_id: int) -> Incident:
+    """The incident, if this user may change it (its owner or an admin): 403 for everyone else."""
+    incident = get_object_or_404(Incident, id=incident_id)
+    if not incident.can_edit(request.user):
+        raise PermissionDenied("Only the incident's owner or an admin can change it.")
+    return incident
 
 
 @login_required
@@ -56,7 +65,7 @@ def incident_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @edit_required
 def incident_edit(request: HttpRequest, incident_id: int) -> HttpResponse:
-    incident = get_object_or_404(Incident, id=incident_id)
+    incident = editable_incident(request, incident_id)
     form = IncidentForm(request.POST or None, instance=incident)
     if request.method == "POST" and form.is_valid():
         form.save(commit=False)
@@ -83,6 +92,7 @@ def incident_detail(request: HttpRequest, incident_id: int) -> HttpResponse:
         },
     }
     ctx = {
+        "can_edit": incident.can_edit(request.user),
         "incident": incident,
         "stats": stats,
         "states": [
@@ -170,7 +180,7 @@ def _json_array(rows):
 @permission_required("incidents.add_import", raise_exception=True)
 @require_POST
 def import_upload(request: HttpRequest, incident_id: int) -> HttpResponse:
-    incident = get_object_or_404(Incident, id=incident_id)
+    incident = editable_incident(request, incident_id)
     form = SendLogUploadForm(request.POST, request.FILES)
     if form.is_valid():
         try:
@@ -232,6 +242,8 @@ def _mapping_context(imp: Import, data) -> dict:
 @require_POST
 def import_mapping(request: HttpRequest, import_id: int) -> HttpResponse:
     imp = get_object_or_404(Import, id=import_id, status=Import.Status.NEEDS_MAPPING)
+    if imp.incident_id is not None:
+        editable_incident(request, imp.incident_id)
     ctx = {"imp": imp, **_mapping_context(imp, request.POST)}
     form = ctx.get("mapping_form")
     if "preview" in request.POST or ctx.get("encoding_only"):
