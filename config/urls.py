@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 
 from apologies import views as apologies_views
 from apologies import views_public
+from apologies.branding import brand_stylesheet
 
 SORRY = settings.AMENDS_SORRY_PATH.strip("/")
 
@@ -16,6 +17,7 @@ urlpatterns = [
     path("incidents/", include("incidents.urls")),
     path("campaigns/", include("apologies.urls")),
     path("u/<str:token>", apologies_views.unsubscribe, name="unsubscribe"),
+    path("brand.css", brand_stylesheet, name="brand_css"),
     path(f"{SORRY}/", views_public.sorry_code, name="sorry"),
     path(f"{SORRY}/confirm/<str:token>", views_public.sorry_confirm, name="sorry_confirm"),
     path(f"{SORRY}/<str:token>", views_public.sorry_person, name="sorry_person"),
