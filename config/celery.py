@@ -2,6 +2,7 @@ import os
 import sys
 
 from celery import Celery
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -16,6 +17,12 @@ app.conf.beat_schedule = {
 app.conf.beat_schedule["resume-stalled-campaigns"] = {
     "task": "apologies.tasks.resume_stalled_campaigns",
     "schedule": 60.0,
+}
+
+# Proves to /healthz that beat sends and a worker runs (config/health.py).
+app.conf.beat_schedule["heartbeat"] = {
+    "task": "config.health.heartbeat",
+    "schedule": float(settings.HEARTBEAT_SECONDS),
 }
 
 

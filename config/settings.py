@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "anymail",
     "axes",
+    "health_check",
     "incidents",
     "apologies",
 ]
@@ -231,14 +232,23 @@ ANYMAIL["WEBHOOK_SECRET"] = env("ANYMAIL_WEBHOOK_SECRET", default="") or (
     "amends:" + hashlib.sha256(f"{SECRET_KEY}:webhooks".encode()).hexdigest()[:32]
 )
 
-if not DEBUG:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = True
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+# HTTPS. Defaults are strict when DEBUG is off; behind a proxy that terminates TLS, it must set the header
+# named by SECURE_PROXY_SSL_HEADER (default X-Forwarded-Proto) to "https" and strip it from clients.
+_proxy_ssl_header = env("SECURE_PROXY_SSL_HEADER", default="" if DEBUG else "HTTP_X_FORWARDED_PROTO")
+SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header, "https") if _proxy_ssl_header else None
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Container health checks call /healthz over plain HTTP from inside the container.
+SECURE_REDIRECT_EXEMPT = [r"^healthz"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+
+# Health: /healthz (django-health-check) fails when the beat-scheduled heartbeat, run by a worker, is older
+# than three of these intervals. Web and workers must share CACHE_URL for it to be seen.
+HEARTBEAT_SECONDS = env.int("HEARTBEAT_SECONDS", default=60)
+CELERY_IMPORTS = ["config.health"]
 
 LOGGING = {
     "version": 1,

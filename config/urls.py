@@ -7,6 +7,7 @@ from django.views.generic import RedirectView
 from apologies import views as apologies_views
 from apologies import views_public
 from apologies.branding import brand_stylesheet
+from config.health import HealthzView, WebHealthzView
 
 SORRY = settings.AMENDS_SORRY_PATH.strip("/")
 
@@ -23,6 +24,8 @@ urlpatterns = [
     path(f"{SORRY}/<str:token>", views_public.sorry_person, name="sorry_person"),
     path("anymail/", include("anymail.urls")),
     path("admin/", admin.site.urls),
+    path("healthz", HealthzView.as_view(), name="healthz"),
+    path("healthz/web", WebHealthzView.as_view(), name="healthz_web"),
 ]
 
 if settings.AMENDS_BENCH_VIEWS:
