@@ -25,6 +25,9 @@ app.conf.beat_schedule["heartbeat"] = {
     "schedule": float(settings.HEARTBEAT_SECONDS),
 }
 
+# Raw uploads and raw send events past their retention age (apologies/privacy/retention.py).
+app.conf.beat_schedule["privacy-retention"] = {"task": "apologies.privacy.tasks.retention", "schedule": 86400.0}
+
 
 def worker_command() -> list[str]:
     """A lean worker process, as the real-worker tests and the benchmarks start it."""

@@ -31,8 +31,10 @@ INSTALLED_APPS = [
     "anymail",
     "axes",
     "health_check",
+    "auditlog",
     "incidents",
     "apologies",
+    "apologies.privacy",
 ]
 
 MIDDLEWARE = [
@@ -43,6 +45,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Stamps every tracked model change with the acting user and address (django-auditlog).
+    "incidents.auditlog.middleware.AuditlogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lock-out page.
@@ -66,6 +70,21 @@ CONTENT_SECURITY_POLICY = {
         **({"report-uri": [env("CSP_REPORT_URI")]} if env("CSP_REPORT_URI", default="") else {}),
     },
 }
+
+# The app-wide audit log: these models' changes are recorded by django-auditlog with the acting user;
+# actions that are not model changes go through incidents.auditlog.services.audit_record.
+AUDITLOG_INCLUDE_TRACKING_MODELS = (
+    {"model": "incidents.Incident", "exclude_fields": ["ledger_stats", "ledger_computed_at", "csv_mapping", "updated"]},
+    {"model": "incidents.Contact", "exclude_fields": ["updated"]},
+    "incidents.Suppression",
+    "apologies.CountryPolicy",
+    {"model": "apologies.GiftPackage", "exclude_fields": ["reserved"]},
+    {"model": "apologies.Campaign", "exclude_fields": ["updated", "consecutive_errors"]},
+    "apologies.CampaignTemplate",
+    {"model": "apologies.LetterSettings", "exclude_fields": ["budget_reserved"]},
+    "apologies.GiftAssignment",
+)
+AUDITLOG_DISABLE_ON_RAW_SAVE = True
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -231,6 +250,14 @@ ANYMAIL = {
 ANYMAIL["WEBHOOK_SECRET"] = env("ANYMAIL_WEBHOOK_SECRET", default="") or (
     "amends:" + hashlib.sha256(f"{SECRET_KEY}:webhooks".encode()).hexdigest()[:32]
 )
+
+# Privacy. An erased person is kept only as HMAC-SHA256(PRIVACY_PEPPER, address): set it once to a long random
+# value and never change it (nor let it follow SECRET_KEY), or erased people stop being recognised.
+PRIVACY_PEPPER = env("PRIVACY_PEPPER", default="amends-privacy:" + hashlib.sha256(SECRET_KEY.encode()).hexdigest())
+# Retention, run daily on the beat schedule: raw uploaded files of finished (done or failed) imports, and raw
+# send events, older than these many days are deleted; ledger rows and import figures stay.
+RETENTION_RAW_LOG_DAYS = env.int("RETENTION_RAW_LOG_DAYS", default=90)
+RETENTION_SEND_EVENT_DAYS = env.int("RETENTION_SEND_EVENT_DAYS", default=90)
 
 # HTTPS. Defaults are strict when DEBUG is off; behind a proxy that terminates TLS, it must set the header
 # named by SECURE_PROXY_SSL_HEADER (default X-Forwarded-Proto) to "https" and strip it from clients.

@@ -17,6 +17,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("incidents/", include("incidents.urls")),
     path("campaigns/", include("apologies.urls")),
+    path("audit/", include("incidents.auditlog.urls")),
+    path("privacy/", include("apologies.privacy.urls")),
     path("u/<str:token>", apologies_views.unsubscribe, name="unsubscribe"),
     path("brand.css", brand_stylesheet, name="brand_css"),
     path(f"{SORRY}/", views_public.sorry_code, name="sorry"),

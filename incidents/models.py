@@ -5,6 +5,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from incidents.auditlog.models import AuditEntry  # noqa: F401 - registers the app-wide audit log model
+
 DEFAULT_TIER_BOUNDS = [1, 2, 10, 50]
 
 
