@@ -115,4 +115,14 @@ def test_it_walks_staff_pages_without_a_violation(browser: Browser, base_url, ca
     log_in(page, "root", "pw-Amends-1")
     page.goto("/admin/")
     expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
+    page.goto("/audit/")
+    expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
+    page.goto("/privacy/")
+    page.get_by_label("Email address").fill("zoe@example.com")
+    page.get_by_role("button", name="Look up").click()
+    page.once("dialog", lambda dialog: dialog.dismiss())  # erasing asks first
+    page.get_by_label("Type the address again to confirm").fill("zoe@example.com")
+    page.get_by_role("button", name="Erase this person").click()
+    expect(page.get_by_role("button", name="Erase this person")).to_be_visible()
+    assert Suppression.objects.filter(email="zoe@example.com").exists()  # dismissed: nothing erased
     assert violations == []
