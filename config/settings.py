@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "axes",
     "health_check",
     "auditlog",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "incidents",
     "apologies",
     "apologies.privacy",
@@ -45,6 +47,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    # Staff with a TOTP device (or whose role must have one) see only the code page until they type a code.
+    "config.twofactor.middleware.TwoFactorMiddleware",
     # Stamps every tracked model change with the acting user and address (django-auditlog).
     "incidents.auditlog.middleware.AuditlogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -154,6 +159,10 @@ AXES_CLIENT_IP_CALLABLE = "config.clientip.client_ip"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
+# Two-factor sign-in (django-otp TOTP) is offered to admins and approvers; these roles must use it
+# ("admin" covers superusers), e.g. TWO_FACTOR_REQUIRED_ROLES=admin,approver.
+TWO_FACTOR_REQUIRED_ROLES = env.list("TWO_FACTOR_REQUIRED_ROLES", default=[])
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Amends")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("TIME_ZONE", default="UTC")

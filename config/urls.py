@@ -15,6 +15,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="incidents:list"), name="home"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/2fa/", include("config.twofactor.urls")),
     path("incidents/", include("incidents.urls")),
     path("campaigns/", include("apologies.urls")),
     path("audit/", include("incidents.auditlog.urls")),
