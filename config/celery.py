@@ -2,6 +2,7 @@ import os
 import sys
 
 from celery import Celery
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -21,6 +22,15 @@ app.conf.beat_schedule["requeue-letter-batches"] = {
     "task": "apologies.tasks.requeue_letter_batches",
     "schedule": 120.0,
 }
+
+# Proves to /healthz that beat sends and a worker runs (config/health.py).
+app.conf.beat_schedule["heartbeat"] = {
+    "task": "config.health.heartbeat",
+    "schedule": float(settings.HEARTBEAT_SECONDS),
+}
+
+# Raw uploads and raw send events past their retention age (apologies/privacy/retention.py).
+app.conf.beat_schedule["privacy-retention"] = {"task": "apologies.privacy.tasks.retention", "schedule": 86400.0}
 
 
 def worker_command() -> list[str]:

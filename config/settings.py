@@ -1,9 +1,11 @@
 """Amends settings: one file, environment variables with safe development defaults."""
 
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -34,21 +36,68 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "anymail",
+    "axes",
+    "health_check",
+    "auditlog",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "incidents",
     "apologies",
+    "apologies.privacy",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.csp.AmendsCSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    # Staff with a TOTP device (or whose role must have one) see only the code page until they type a code.
+    "config.twofactor.middleware.TwoFactorMiddleware",
+    # Stamps every tracked model change with the acting user and address (django-auditlog).
+    "incidents.auditlog.middleware.AuditlogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apologies.feedback.middleware.WebhookInputMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Content-Security-Policy (django-csp): scripts, styles, fonts and fetches from this site only, no inline
+# script or style anywhere (staff email previews may use inline styles: config/csp.py), no framing.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", *env.list("CSP_IMG_SRC", default=[])],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        **({"report-uri": [env("CSP_REPORT_URI")]} if env("CSP_REPORT_URI", default="") else {}),
+    },
+}
+
+# The app-wide audit log: these models' changes are recorded by django-auditlog with the acting user;
+# actions that are not model changes go through incidents.auditlog.services.audit_record.
+AUDITLOG_INCLUDE_TRACKING_MODELS = (
+    {"model": "incidents.Incident", "exclude_fields": ["ledger_stats", "ledger_computed_at", "csv_mapping", "updated"]},
+    {"model": "incidents.Contact", "exclude_fields": ["updated"]},
+    "incidents.Suppression",
+    "apologies.CountryPolicy",
+    {"model": "apologies.GiftPackage", "exclude_fields": ["reserved"]},
+    {"model": "apologies.Campaign", "exclude_fields": ["updated", "consecutive_errors"]},
+    "apologies.CampaignTemplate",
+    {"model": "apologies.LetterSettings", "exclude_fields": ["budget_reserved"]},
+    "apologies.GiftAssignment",
+)
+AUDITLOG_DISABLE_ON_RAW_SAVE = True
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -90,9 +139,38 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses every login attempt, right password or not, while the address or username is locked out.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "incidents:list"
 LOGOUT_REDIRECT_URL = "login"
+
+# Reverse proxies in front of the app that append the address they saw to TRUSTED_PROXY_HEADER (nginx,
+# a load balancer): 0 trusts none and reads REMOTE_ADDR. config.clientip.client_ip is the one reader.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+TRUSTED_PROXY_HEADER = env("TRUSTED_PROXY_HEADER", default="HTTP_X_FORWARDED_FOR")
+
+# Login throttling (django-axes), on /login/ and /admin/login/ alike: after AXES_FAILURE_LIMIT wrong
+# passwords from one address, or for one username, every login there is refused for the cool-off.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+# Each entry locks on its own; "username+ip_address" locks the pair.
+AXES_LOCKOUT_PARAMETERS = [
+    part.split("+") if "+" in part else part
+    for part in env.list("AXES_LOCKOUT_PARAMETERS", default=["ip_address", "username"])
+]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "config.clientip.client_ip"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+# Two-factor sign-in (django-otp TOTP) is offered to admins and approvers; these roles must use it
+# ("admin" covers superusers), e.g. TWO_FACTOR_REQUIRED_ROLES=admin,approver.
+TWO_FACTOR_REQUIRED_ROLES = env.list("TWO_FACTOR_REQUIRED_ROLES", default=[])
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Amends")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("TIME_ZONE", default="UTC")
@@ -216,14 +294,31 @@ ANYMAIL["WEBHOOK_SECRET"] = env("ANYMAIL_WEBHOOK_SECRET", default="") or (
     "amends:" + hashlib.sha256(f"{AMENDS_LINK_KEY}:webhooks".encode()).hexdigest()[:32]
 )
 
-if not DEBUG:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = True
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+# Privacy. An erased person is kept only as HMAC-SHA256(PRIVACY_PEPPER, address): set it once to a long random
+# value and never change it (nor let it follow SECRET_KEY), or erased people stop being recognised.
+PRIVACY_PEPPER = env("PRIVACY_PEPPER", default="amends-privacy:" + hashlib.sha256(SECRET_KEY.encode()).hexdigest())
+# Retention, run daily on the beat schedule: raw uploaded files of finished (done or failed) imports, and raw
+# send events, older than these many days are deleted; ledger rows and import figures stay.
+RETENTION_RAW_LOG_DAYS = env.int("RETENTION_RAW_LOG_DAYS", default=90)
+RETENTION_SEND_EVENT_DAYS = env.int("RETENTION_SEND_EVENT_DAYS", default=90)
+
+# HTTPS. Defaults are strict when DEBUG is off; behind a proxy that terminates TLS, it must set the header
+# named by SECURE_PROXY_SSL_HEADER (default X-Forwarded-Proto) to "https" and strip it from clients.
+_proxy_ssl_header = env("SECURE_PROXY_SSL_HEADER", default="" if DEBUG else "HTTP_X_FORWARDED_PROTO")
+SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header, "https") if _proxy_ssl_header else None
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Container health checks call /healthz over plain HTTP from inside the container.
+SECURE_REDIRECT_EXEMPT = [r"^healthz"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+
+# Health: /healthz (django-health-check) fails when the beat-scheduled heartbeat, run by a worker, is older
+# than three of these intervals. Web and workers must share CACHE_URL for it to be seen.
+HEARTBEAT_SECONDS = env.int("HEARTBEAT_SECONDS", default=60)
+CELERY_IMPORTS = ["config.health"]
 
 # LOG_FORMAT=json gives one JSON object per line (python-json-logger), with the ids of every send line.
 LOG_FORMAT = env("LOG_FORMAT", default="text")

@@ -4,17 +4,25 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from apologies.branding import brand_stylesheet
 from apologies.wayback import urls as wayback_urls
+from config.health import HealthzView, WebHealthzView
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="incidents:list"), name="home"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/2fa/", include("config.twofactor.urls")),
     path("incidents/", include("incidents.urls")),
     path("campaigns/", include("apologies.urls")),
+    path("audit/", include("incidents.auditlog.urls")),
+    path("privacy/", include("apologies.privacy.urls")),
+    path("brand.css", brand_stylesheet, name="brand_css"),
     *wayback_urls.urlpatterns,
     path("anymail/", include("anymail.urls")),
     path("admin/", admin.site.urls),
+    path("healthz", HealthzView.as_view(), name="healthz"),
+    path("healthz/web", WebHealthzView.as_view(), name="healthz_web"),
 ]
 
 if settings.AMENDS_BENCH_VIEWS:

@@ -9,11 +9,14 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from incidents.auditlog.models import AuditEntry  # registers the app-wide audit log model
+
 from .contacts.models import Contact, Suppression, SuppressionChange
 from .vocabulary import EventType
 
 __all__ = [
     "AffectedPerson",
+    "AuditEntry",
     "Contact",
     "Import",
     "Incident",

@@ -13,6 +13,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from incidents.auditlog.services import audit_record
+
 from . import imports, ledger, sendlogs, services
 from .contacts import services as contact_services
 from .contacts.addresses import address_lines
@@ -158,6 +160,8 @@ def incident_people(request: HttpRequest, incident_id: int) -> HttpResponse:
 @view_required
 def incident_export(request: HttpRequest, incident_id: int, fmt: str) -> HttpResponse:
     incident = get_object_or_404(Incident, id=incident_id)
+    # Personal data leaving the building: recorded in the app-wide audit log.
+    audit_record(user=request.user, action=f"export.affected_{fmt}", target=f"incident {incident.id}")
     name = f"affected-incident-{incident.id}"
     if fmt == "csv":
         response = StreamingHttpResponse(ledger.ledger_export_csv(incident=incident), content_type="text/csv")

@@ -79,8 +79,18 @@
     });
   }
 
+  // <form data-confirm="Question?">: asks before submitting (no inline handlers under the Content-Security-Policy).
+  function confirmForms() {
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-progress-url]").forEach(poll);
+    confirmForms();
   });
   window.addEventListener("load", charts);
   window.addEventListener("load", resultsChart);

@@ -23,6 +23,7 @@ from apologies.campaigns.models import (
 )
 from apologies.campaigns.words import default_words
 from apologies.letters import stock
+from apologies.privacy import services as privacy
 from apologies.sending.models import Delivery
 from incidents.models import AffectedPerson, Contact, Suppression
 
@@ -89,6 +90,9 @@ def campaign_plan(*, campaign: Campaign) -> Counter:
     suppressed: dict[str, set[str]] = {}
     for s in in_chunks(Suppression.objects, "email", emails):
         suppressed.setdefault(s.email, set()).add(s.reason)
+    # People erased on request (GDPR Art. 17) are never contacted again, by any channel.
+    for email in privacy.erased_among(emails):
+        suppressed.setdefault(email, set()).add(Suppression.Reason.NEVER_AGAIN)
     already = set()
     if not campaign.allow_follow_up:
         already = set(
@@ -207,6 +211,8 @@ def recipient_override(*, recipient: Recipient, channel: str, note: str, user) -
     if person is None:
         raise CampaignError("This person is no longer in the incident's ledger.")
     suppressed = set(Suppression.objects.filter(email=recipient.email).values_list("reason", flat=True))
+    if privacy.is_erased(recipient.email):
+        suppressed.add(Suppression.Reason.NEVER_AGAIN)
     problem = override_problem(channel, person, recipient.contact, suppressed)
     if problem:
         raise CampaignError(f"Cannot send {recipient.email} an {channel}: {problem}.")

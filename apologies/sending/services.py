@@ -16,6 +16,7 @@ from apologies.campaigns import fingerprint, lifecycle
 from apologies.campaigns.audit import audit_add
 from apologies.campaigns.lifecycle import campaign_transition
 from apologies.campaigns.models import Campaign, CampaignError, Recipient
+from apologies.privacy import services as privacy
 from apologies.sending import esp, tasks
 from apologies.sending.logs import send_log
 from apologies.sending.models import Delivery
@@ -157,7 +158,8 @@ def campaign_send_batch(*, campaign_id: int) -> str:
         return _finish_if_done(campaign)
     deliveries = list(Delivery.objects.filter(id__in=ids).select_related("recipient", "recipient__contact"))
     # Checked again now, not only when planned: someone may have unsubscribed in the meantime.
-    blocked = suppressions.suppressed_among(d.email for d in deliveries)
+    emails = [d.email for d in deliveries]
+    blocked = suppressions.suppressed_among(emails) | privacy.erased_among(emails)
     if blocked:
         skipped = [d.id for d in deliveries if d.email in blocked]
         Delivery.objects.filter(id__in=skipped).update(

@@ -91,3 +91,12 @@ def suppression_reason(text: str, default: str) -> str:
     if "manual" in t:
         return Suppression.Reason.MANUAL
     return default
+
+
+def suppressions_erase(*, email: str) -> int:
+    """Forget every entry and change of one address (erasure on request): the caller keeps a hashed entry."""
+    email = _normal(email)
+    with transaction.atomic():
+        SuppressionChange.objects.filter(email=email).delete()
+        deleted, _ = Suppression.objects.filter(email=email).delete()
+    return deleted

@@ -5,6 +5,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from incidents import ledger
+from incidents.auditlog.services import audit_record
 from incidents.models import Incident
 
 
@@ -19,6 +20,9 @@ class Command(BaseCommand):
         incident = Incident.objects.filter(id=opts["incident_id"]).first()
         if incident is None:
             raise CommandError(f"No incident with id {opts['incident_id']}.")
+        audit_record(
+            user=None, action="export.affected_command", target=f"incident {incident.id}", detail=opts["format"]
+        )
         if opts["format"] == "csv":
             for chunk in ledger.ledger_export_csv(incident=incident):
                 self.stdout.write(chunk, ending="")

@@ -1,0 +1,1 @@
+"""The privacy room: GDPR access (export) and erasure of one person, hashed never-again entries, and retention."""
