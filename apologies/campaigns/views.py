@@ -376,10 +376,7 @@ def policies(request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm("apologies.change_countrypolicy"):
             return HttpResponse(status=403)
         if form.is_valid():
-            CountryPolicy.objects.update_or_create(
-                country=form.cleaned_data["country"],
-                defaults={"invite_allowed": form.cleaned_data["invite_allowed"], "note": form.cleaned_data["note"]},
-            )
+            planning.policy_save(**form.cleaned_data)
             messages.success(
                 request, f"Policy for {form.cleaned_data['country']} saved. Plan campaigns again to apply it."
             )

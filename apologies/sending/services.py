@@ -15,6 +15,7 @@ from django.utils import timezone
 from apologies.campaigns.audit import audit_add
 from apologies.campaigns.lifecycle import campaign_transition
 from apologies.campaigns.models import Campaign, CampaignError, Recipient
+from apologies.links import site_url_problem
 from apologies.sending import esp, tasks
 from apologies.sending.models import Delivery
 from apologies.sending.ratelimit import RateLimiter
@@ -29,6 +30,9 @@ def campaign_start(*, campaign: Campaign, user) -> int:
         raise CampaignError(
             f"Only an approved campaign can start; this one is {campaign.get_status_display().lower()}."
         )
+    problem = site_url_problem()
+    if problem:
+        raise CampaignError(f"Sending cannot start: {problem}")
     if campaign.approval_is_stale():
         raise CampaignError(
             f"The approval of {campaign.approved_at:%Y-%m-%d %H:%M} UTC is older than "
