@@ -43,10 +43,11 @@ class OnceMiddleware:
 
     @staticmethod
     def token(request) -> str:
-        # Only plain form posts: parsing a file upload here would bypass the view's upload handling.
-        if request.method != "POST" or not hasattr(request, "session"):
+        # Staff form posts only (CSRF checking parses them anyway): never a webhook's body, which its
+        # handler may need to read raw.
+        if request.method != "POST" or not getattr(getattr(request, "user", None), "is_authenticated", False):
             return ""
-        if not request.content_type == "application/x-www-form-urlencoded":
+        if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
             return ""
         token = request.POST.get(FIELD, "")
         return token if len(token) == 32 and token.isalnum() else ""

@@ -198,7 +198,7 @@ def _mapping_context(imp: Import, data) -> dict:
         header, rows = services.import_preview(imp=imp)
     except (UnicodeDecodeError, ValueError) as e:
         return {"preview_error": f"This file cannot be read as CSV: {e}"}
-    initial = dict(imp.mapping, delimiter=imp.delimiter, date_format=imp.date_format, remember=True)
+    initial = dict(imp.mapping, delimiter=imp.delimiter, date_format=imp.date_format, remember=False)
     form = MappingForm(data, columns=header, initial=initial)
     return {"header": header, "rows": rows, "mapping_form": form}
 
