@@ -11,7 +11,7 @@ from django.core.cache import cache
 from apologies.campaigns.models import Campaign, CampaignError, Recipient
 from apologies.letters.layout import letter_preview
 
-PREVIEW_DPI = 70
+PREVIEW_DPI = 100
 PREVIEW_SECONDS = 60
 
 
