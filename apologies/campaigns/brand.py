@@ -34,7 +34,8 @@ class Brand:
 
     @property
     def from_header(self) -> str:
-        return f"{self.sender_name} <{self.from_address}>"
+        # The brand people recognise in their inbox; the sender's name signs the words themselves.
+        return f"{self.name} <{self.from_address}>"
 
     def page_context(self) -> dict:
         return {"brand_name": self.name, "brand_logo": self.logo, "brand_color": self.color.lstrip("#").lower()}

@@ -310,7 +310,7 @@ def campaign_progress(*, campaign: Campaign) -> dict:
         recent = campaign.deliveries.filter(status=Delivery.Status.SENT, sent_at__gte=since).count()
         rate = recent / elapsed
     remaining = counts.get("queued", 0) + counts.get("sending", 0)
-    eta = int(remaining / rate + 0.999) if rate and remaining else (0 if not remaining else None)
+    eta = max(1, round(remaining / rate)) if rate and remaining else (0 if not remaining else None)
     return {
         "status": campaign.status,
         "status_label": campaign.get_status_display(),

@@ -19,6 +19,7 @@ from apologies.campaigns.brand import Brand, brand_for
 from apologies.campaigns.models import CODE_ALPHABET, CODE_LENGTH, Campaign, Recipient
 from apologies.campaigns.words import mask_email
 from apologies.links import CONFIRM_SALT, VIA_CODE, public_url, sorry_recipient_id
+from apologies.sending.esp import email_html
 from apologies.sending.models import Delivery
 from apologies.wayback.models import Consent
 from incidents.models import Suppression
@@ -337,6 +338,7 @@ def send_confirmation(*, consent) -> None:
         from_email=f"{brand.name} <{brand.from_address}>",
         to=[consent.email],
     )
-    message.attach_alternative(render_to_string("apologies/email/confirm.html", context), "text/html")
+    body = render_to_string("apologies/email/confirm.html", context)
+    message.attach_alternative(email_html(consent.campaign, message.subject, body), "text/html")
     message.metadata = {"consent_id": str(consent.id)}
     message.send()
