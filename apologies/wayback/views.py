@@ -68,6 +68,8 @@ def sorry_easy(request: HttpRequest, rest: str = "") -> HttpResponse:
     """/SORRY, /Sorry/, /sorry, /Sorry/<code>: however the letter's address was typed, the same page."""
     rest = (rest or "").strip("/")
     target = settings.AMENDS_SORRY_PATH + rest
+    if target == request.path:  # already lower case, and no page of ours: say so, never loop
+        return _page(request, "invalid.html", status=400)
     response = HttpResponseRedirect(target)
     response.status_code = 301 if not rest else 302
     return response

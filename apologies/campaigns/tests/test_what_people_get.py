@@ -85,6 +85,32 @@ def test_it_puts_the_unsubscribe_link_and_address_in_the_default_words(incident,
     assert "you received 1 email from us, as many as 1 email in ten minutes" in rendered.text
 
 
+def test_it_sets_the_brand_per_campaign_on_the_settings_page(client, incident, marketer):
+    campaign, _ = plan(incident, marketer)
+    client.force_login(marketer)
+    assert "Brand name" in client.get(f"/campaigns/{campaign.id}/settings/").content.decode()
+    form = {
+        "name": "x",
+        "sender_name": "The MINI USA team",
+        "brand_name": "MINI USA",
+        "brand_logo": "",
+        "brand_color": "#zzzzzz",
+        "from_address": "",
+        "postal_address": "",
+        "default_language": "en",
+        "rate_per_second": 50,
+        "pause_after_errors": 10,
+        "approval_max_age_hours": 24,
+        "cost_per_letter": "1.50",
+        "cost_per_gift": "12.00",
+    }
+    response = client.post(f"/campaigns/{campaign.id}/settings/", form)
+    assert response.status_code == 200 and "A colour like #b3261e." in response.content.decode()
+    client.post(f"/campaigns/{campaign.id}/settings/", {**form, "brand_color": "#0b3d91"})
+    campaign.refresh_from_db()
+    assert (campaign.brand_name, campaign.brand_color) == ("MINI USA", "#0b3d91")
+
+
 def test_it_says_1_email_and_25_emails(incident, marketer):
     campaign, people = plan(incident, marketer)
     template = campaign.templates.get()

@@ -176,6 +176,11 @@ def test_it_opens_a_code_typed_into_the_path(client, letter):
     assert response.status_code == 404 and "We could not find that code" in response.content.decode()
 
 
+def test_it_never_loops_on_an_unknown_public_path(client):
+    response = client.get("/sorry/a/b", follow=True)
+    assert response.status_code == 400 and "This link is not valid" in response.content.decode()
+
+
 @pytest.mark.parametrize("path", ["/SORRY", "/Sorry/", "/sorry", "/sOrRy/"])
 def test_it_forgives_how_the_easy_url_is_typed(client, path):
     response = client.get(path, follow=True)
