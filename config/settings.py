@@ -248,7 +248,7 @@ LOGGING = {
 # The postal address every email must show (US CAN-SPAM, Gmail/Yahoo bulk-sender rules). Campaigns
 # whose email words or brand lack it cannot be approved. Development gets a marked example address.
 AMENDS_POSTAL_ADDRESS = env(
-    "AMENDS_POSTAL_ADDRESS", default="Amends demo, 1 Example Street, Springfield, IL 62701, USA" if DEBUG else ""
+    "AMENDS_POSTAL_ADDRESS", default="1 Example Street, Springfield, IL 62701, USA (demo)" if DEBUG else ""
 )
 # How many reverse proxies stand in front of the app and append to X-Forwarded-For; 0 trusts only
 # REMOTE_ADDR (the code try limit and the consent record use this address).

@@ -153,6 +153,14 @@ def test_it_shows_staff_a_letter_as_pages_and_a_viewer_a_branded_403(browser, ba
     expect(row).not_to_contain_text(zoe.short_code)
     expect(page.get_by_role("row", name=re.compile("zoe@example.com"))).to_contain_text(zoe.short_code)
 
+    page.goto("/campaigns/policies/")
+    de = page.get_by_role("row", name=re.compile(r"^DE "))
+    expect(de).to_contain_text("allowed")  # the apology letter
+    expect(de).to_contain_text("no gift")
+    expect(de).to_contain_text("apology only")
+    page.goto(f"/campaigns/{campaign.id}/results/")
+    expect(page.get_by_text(re.compile(r"reserved at approval|spent on 0 letters"))).to_have_count(1)
+
     page.get_by_role("link", name=re.compile("times in UTC")).click()
     page.get_by_label("Time zone").select_option("America/New_York")
     page.get_by_role("button", name="Save").click()
