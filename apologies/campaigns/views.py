@@ -83,6 +83,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "renew_soon": campaign.status == Campaign.Status.APPROVED
         and campaign.approval_is_stale(timezone.now() + timedelta(hours=campaign.approval_max_age_hours / 4)),
         "audience": planning.audience_label(campaign),
+        "email_problems": lifecycle.email_words_problems(campaign) if campaign.is_editable else [],
         "letters_waiting": campaign.deliveries.filter(
             channel=Recipient.Channel.LETTER, status=Delivery.Status.QUEUED
         ).count(),
@@ -191,6 +192,7 @@ def campaign_templates(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "form": form,
         "variant_form": VariantForm(campaign=campaign),
         "placeholders": templating.PLACEHOLDERS.items(),
+        "forms": previews.plural_forms(campaign=campaign),
     }
     return render(request, "apologies/templates.html", ctx)
 
@@ -225,6 +227,7 @@ def template_save(request: HttpRequest, template_id: int) -> HttpResponse:
         "form": form,
         "variant_form": VariantForm(campaign=campaign),
         "placeholders": templating.PLACEHOLDERS.items(),
+        "forms": previews.plural_forms(campaign=campaign),
     }
     return render(request, "apologies/templates.html", ctx, status=400)
 

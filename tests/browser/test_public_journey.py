@@ -116,6 +116,8 @@ def test_it_takes_a_letter_reader_back_and_shows_it_to_staff(browser, base_url, 
     expect(staff.locator(".replies-cards")).to_contain_text("1 thank you")
     staff.goto(f"/campaigns/{letter.campaign_id}/replies/")
     expect(staff.locator("article.reply")).to_contain_text("Thanks for owning up")
+    staff.context.close()
+    page.context.close()
 
 
 def test_it_works_without_javascript(browser, base_url, letter, screenshots):
@@ -126,3 +128,4 @@ def test_it_works_without_javascript(browser, base_url, letter, screenshots):
     page.get_by_role("button", name=re.compile("No thanks")).click()
     expect(page.get_by_role("heading", name="You stay unsubscribed")).to_be_visible()
     assert Consent.objects.get().choice == "stay_unsubscribed"
+    page.context.close()
