@@ -140,6 +140,22 @@ def test_it_shows_every_public_page_branded_and_accessible(browser, base_url, ca
     page.context.close()  # no keep-alive connection outlives the test and its live server thread
 
 
+@pytest.mark.parametrize(("scheme", "ink"), [("light", "rgb(28, 27, 31)"), ("dark", "rgb(230, 225, 229)")])
+def test_it_sends_an_email_readable_on_a_phone_in_light_and_dark_mode(browser, campaign, screenshots, scheme, ink):
+    email = CapturedEmail.objects.get(to="sam@example.com")
+    context = browser.new_context(viewport=PHONE, is_mobile=True, color_scheme=scheme)
+    page = context.new_page()
+    page.set_content(email.html)
+    body = page.locator(".amends-body")
+    expect(body).to_contain_text("you received 1 email from us")
+    assert body.evaluate("b => getComputedStyle(b).color") == ink
+    assert "serif" not in body.evaluate("b => getComputedStyle(b).fontFamily").replace("sans-serif", "")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]  # no sideways scrolling
+    expect(page.get_by_role("link", name="Unsubscribe")).to_be_visible()
+    screenshots.take(page, f"email-{scheme}")
+    context.close()
+
+
 def test_it_shows_staff_a_letter_as_pages_and_a_viewer_a_branded_403(browser, base_url, campaign, screenshots):
     page = screenshots.watch(browser.new_context(base_url=base_url).new_page())
     log_in(page, "maya")

@@ -125,3 +125,28 @@ def test_it_says_1_email_and_25_emails(incident, marketer):
     )
     assert words.count_phrase(1_000) == "1,000 emails"
     assert CampaignTemplate.objects.count() == 1
+
+
+def test_it_offers_to_renew_an_approval_only_near_its_end(client, incident, marketer, approver):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    campaign, _ = plan(incident, marketer)
+    lifecycle.campaign_submit(campaign=campaign, user=marketer)
+    lifecycle.campaign_approve(campaign=campaign, user=approver)
+    client.force_login(approver)
+    assert "Renew approval" not in client.get(f"/campaigns/{campaign.id}/").content.decode()
+    campaign.approved_at = timezone.now() - timedelta(hours=20)  # 4 of 24 hours left
+    campaign.save()
+    assert "Renew approval" in client.get(f"/campaigns/{campaign.id}/").content.decode()
+
+
+def test_it_names_what_the_email_words_lack_on_the_campaign_page(client, incident, marketer):
+    campaign, _ = plan(incident, marketer)
+    template = campaign.templates.get()
+    template.text_body = "Sorry. {{ unsubscribe_url }}"
+    template.save()
+    client.force_login(marketer)
+    html = client.get(f"/campaigns/{campaign.id}/").content.decode()
+    assert "Not ready for approval" in html and "lacks {{ postal_address }}" in html
