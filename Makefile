@@ -13,7 +13,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 # WeasyPrint needs Pango; libharfbuzz-subset0 makes each PDF about 7x cheaper (no fontTools fallback).
 # The letter tests read PDFs back with poppler-utils and decode their QR codes with zbar-tools.
-SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fonts-noto-core poppler-utils zbar-tools
+# The browser tests drive Debian's chromium through Playwright (tests/browser/conftest.py).
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fonts-noto-core poppler-utils zbar-tools chromium
 system-deps:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -42,8 +43,11 @@ run: setup
 worker: setup
 	$(VENV)/bin/celery -A config worker --pool=threads --concurrency=2 --loglevel=INFO
 
+# Browser tests save a screenshot of every page they visit under var/screenshots/<test>/ for review.
 test: system-deps $(VENV)/.installed
+	@test -x /usr/bin/chromium || echo "!!! /usr/bin/chromium is missing: the browser tests will be SKIPPED (apt-get install chromium) !!!"
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	@test -x /usr/bin/chromium || echo "!!! The browser tests were SKIPPED: install chromium (apt-get install chromium) and run make test again !!!"
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -7,7 +7,9 @@ links working. Rotating SECRET_KEY (sessions, CSRF) voids no printed letter and 
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import checks, signing
@@ -30,8 +32,36 @@ def signer(salt: str) -> signing.Signer:
     return signing.Signer(salt=salt, sep=".", **keys())
 
 
-def sorry_token(recipient: Recipient) -> str:
-    return signing.dumps(recipient.id, salt=SORRY_SALT, compress=True, key=settings.AMENDS_LINK_KEY)
+# How a person reached their page, carried inside the signed token (never in a form field):
+# a link or QR code printed in a letter or sent in an email, or a code typed by hand.
+VIA_LINK = "link"
+VIA_CODE = "code"
+
+
+def sorry_token(recipient: Recipient, *, via: str = VIA_LINK) -> str:
+    # A printed link holds the bare id (short QR codes); a typed code's page holds [id, "c"].
+    payload = [recipient.id, "c"] if via == VIA_CODE else recipient.id
+    return signing.dumps(payload, salt=SORRY_SALT, compress=True, key=settings.AMENDS_LINK_KEY)
+
+
+def sorry_token_read(token: str) -> tuple[int, str] | None:
+    """(recipient id, how they arrived) from a sorry-page token; None if tampered or expired."""
+    try:
+        age = timedelta(days=settings.AMENDS_SORRY_LINK_DAYS)
+        payload = signing.loads(token, salt=SORRY_SALT, max_age=age, **keys())
+    except (signing.BadSignature, TypeError, ValueError):
+        return None
+    if isinstance(payload, list) and len(payload) == 2 and payload[1] == "c" and isinstance(payload[0], int):
+        return payload[0], VIA_CODE
+    if isinstance(payload, int) and not isinstance(payload, bool):
+        return payload, VIA_LINK
+    return None
+
+
+def sorry_recipient_id(token: str) -> int | None:
+    """Whose signed link this is (from a letter, a QR code, an email or a typed code); None if not valid."""
+    read = sorry_token_read(token)
+    return read[0] if read else None
 
 
 def unsubscribe_token(delivery_id: int) -> str:
@@ -79,21 +109,41 @@ def consent_from_confirm_token(token: str) -> int | None:
         return None
 
 
+def site_url_problem() -> str:
+    """Why links made now would not reach people ("" when they would): checked before letters and sends.
+
+    In development (DEBUG on) the site URL follows the served address, so nothing is refused. In production
+    (AMENDS_SITE_URL_CHECK, on where DEBUG is off) a printed QR code cannot be recalled: an unset, plain-http
+    or loopback SITE_URL refuses the work.
+    """
+    if settings.DEBUG or not settings.AMENDS_SITE_URL_CHECK:
+        return ""
+    url = (settings.SITE_URL or "").strip()
+    if not url:
+        return (
+            "SITE_URL is not set: links in letters and emails would point nowhere. Set it to the public https address."
+        )
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        return f"SITE_URL {url} is not https: set it to the public https address people can open."
+    host = (parts.hostname or "").lower()
+    if not host:
+        return f"SITE_URL {url} names no host."
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback or ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        loopback = host == "localhost" or host.endswith(".localhost")
+    if loopback:
+        return f"SITE_URL {url} is a loopback address: nobody outside this machine could open its links."
+    return ""
+
+
 def public_url(path: str) -> str:
     return settings.SITE_URL.rstrip("/") + path
 
 
 def resubscribe_url(recipient: Recipient) -> str:
     return public_url(settings.AMENDS_SORRY_PATH + sorry_token(recipient))
-
-
-def sorry_recipient_id(token: str) -> int | None:
-    """Whose signed link this is (from a letter, a QR code or an email); None if tampered or expired."""
-    try:
-        age = timedelta(days=settings.AMENDS_SORRY_LINK_DAYS)
-        return int(signing.loads(token, salt=SORRY_SALT, max_age=age, **keys()))
-    except (signing.BadSignature, TypeError, ValueError):
-        return None
 
 
 @checks.register(checks.Tags.security, deploy=True)

@@ -4,6 +4,7 @@ from apologies.campaigns.models import AuditEvent, Campaign, CampaignTemplate, C
 from apologies.feedback.models import DeliveryEvent, Reply
 from apologies.letters.models import GiftAssignment, GiftPackage, GiftReservation, Letter, LetterBatch, LetterSettings
 from apologies.sending.models import CapturedEmail, Delivery
+from apologies.staff.models import StaffPreference
 from apologies.wayback.models import Consent
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "LetterSettings",
     "Recipient",
     "Reply",
+    "StaffPreference",
 ]

@@ -1,6 +1,8 @@
 """Amends settings: one file, environment variables with safe development defaults."""
 
 import hashlib
+import socket
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,7 +26,30 @@ AMENDS_LINK_KEY = env("AMENDS_LINK_KEY", default="") or SECRET_KEY
 AMENDS_LINK_KEY_FALLBACKS = env.list("AMENDS_LINK_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+
+
+def served_address() -> str:
+    """Where `make run` (HOST, PORT) or `manage.py runserver [addr:]port` serves: the development site URL."""
+    host, port = env("HOST", default="127.0.0.1"), env("PORT", default="8000")
+    if "runserver" in sys.argv:
+        args = [a for a in sys.argv[sys.argv.index("runserver") + 1 :] if not a.startswith("-")]
+        if args:
+            addr, _, last = args[0].rpartition(":")
+            host, port = (addr.strip("[]") or host, last) if addr else (host, last)
+    if host in ("0.0.0.0", "::", ""):
+        # Served on every interface, e.g. for a phone scanning a QR code: name this machine's LAN address.
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.connect(("10.255.255.255", 1))
+                host = probe.getsockname()[0]
+            except OSError:
+                host = "127.0.0.1"
+    return f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+
+
+# In development the links Amends makes follow the served address; in production SITE_URL must be set
+# (letters and sends are refused while it is unset, plain http or loopback: apologies.links.site_url_problem).
+SITE_URL = env("SITE_URL", default="") or (served_address() if DEBUG else "")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -60,6 +85,8 @@ MIDDLEWARE = [
     # Stamps every tracked model change with the acting user and address (django-auditlog).
     "incidents.auditlog.middleware.AuditlogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "apologies.staff.middleware.StaffTimeZoneMiddleware",
+    "config.formonce.OnceMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apologies.feedback.middleware.WebhookInputMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lock-out page.
@@ -112,6 +139,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "config.formonce.once_token",
             ],
         },
     },
@@ -332,10 +360,37 @@ LOGGING = {
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
         },
     },
+    "filters": {"one_line_4xx": {"()": "config.errors.OneLine4xx"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "json" if LOG_FORMAT == "json" else "text"}
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    # WeasyPrint logs every step of every document at INFO, from its import on: thousands of lines a batch.
-    "loggers": {"weasyprint.progress": {"level": "WARNING"}},
+    "loggers": {
+        # WeasyPrint logs every step of every document at INFO, from its import on: thousands of lines a batch.
+        "weasyprint.progress": {"level": "WARNING"},
+        # Django's own console handler and the root's would print each error twice: one handler, and a
+        # refused or missing page is one line (no traceback); a 500 keeps its traceback.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.request": {
+            "handlers": ["console"],
+            "level": "WARNING",
+            "propagate": False,
+            "filters": ["one_line_4xx"],
+        },
+    },
 }
+
+# --- What people see (issue 12): brand, postal address, proxies, error pages ---
+# The public pages and emails wear the brand below unless a campaign sets its own (Campaign.brand_*).
+# The postal address every email must show (US CAN-SPAM, Gmail/Yahoo bulk-sender rules). Campaigns
+# whose email words or brand lack it cannot be approved. Development gets a marked example address.
+AMENDS_POSTAL_ADDRESS = env(
+    "AMENDS_POSTAL_ADDRESS", default="1 Example Street, Springfield, IL 62701, USA (demo)" if DEBUG else ""
+)
+# Refuse to render letters or start a send while SITE_URL is unset, plain http or loopback
+# (apologies.links.site_url_problem). On by default where DEBUG is off, i.e. in production.
+AMENDS_SITE_URL_CHECK = env.bool("AMENDS_SITE_URL_CHECK", default=not DEBUG)
+# A resent confirmation email waits at least this long after the previous one (seconds).
+AMENDS_CONFIRM_RESEND_SECONDS = env.int("AMENDS_CONFIRM_RESEND_SECONDS", default=60)
+# One-time form tokens: how many finished create forms each session remembers (Back + resubmit shows the first).
+AMENDS_ONCE_TOKENS_KEPT = env.int("AMENDS_ONCE_TOKENS_KEPT", default=50)

@@ -4,7 +4,6 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from apologies.branding import brand_stylesheet
 from apologies.wayback import urls as wayback_urls
 from config.health import HealthzView, WebHealthzView
 
@@ -17,7 +16,6 @@ urlpatterns = [
     path("campaigns/", include("apologies.urls")),
     path("audit/", include("incidents.auditlog.urls")),
     path("privacy/", include("apologies.privacy.urls")),
-    path("brand.css", brand_stylesheet, name="brand_css"),
     *wayback_urls.urlpatterns,
     path("anymail/", include("anymail.urls")),
     path("admin/", admin.site.urls),

@@ -235,7 +235,7 @@ def _mapping_context(imp: Import, data) -> dict:
         encoding=preview.encoding,
         time_zone=imp.time_zone or saved.get("time_zone", "") or "UTC",
         rows="messages" if not imp.mapping.get("message_id") else "events",
-        remember=True,
+        remember=False,
     )
     form = MappingForm(data, columns=preview.header, initial=initial)
     return {"header": preview.header, "rows": preview.rows, "preview": preview, "mapping_form": form}

@@ -57,11 +57,32 @@
       data: { labels: d.burst.labels, datasets: [{ label: "messages", data: d.burst.values, backgroundColor: ink, barPercentage: 1, categoryPercentage: 1 }] },
       options: Object.assign({}, common, { scales: { x: { ticks: { maxTicksLimit: 12 } }, y: common.scales.y } }),
     });
+    // The bins widen as counts grow (1, 2, ... 10-14, 25-49, 1000+): drawn as equal bars, a wide bin would look
+    // like a spike. Each bar's height is people per message count in its bin; the tooltip gives the bin's total.
+    var widths = d.counts.labels.map(binWidth);
+    var density = d.counts.values.map(function (n, i) { return n / widths[i]; });
     new Chart(document.getElementById("chart-counts"), {
       type: "bar",
-      data: { labels: d.counts.labels, datasets: [{ label: "people", data: d.counts.values, backgroundColor: "#37474f" }] },
-      options: Object.assign({}, common, { scales: { x: { title: { display: true, text: "messages received" }, ticks: { maxTicksLimit: 20 } }, y: common.scales.y } }),
+      data: { labels: d.counts.labels, datasets: [{ label: "people per message count", data: density, backgroundColor: "#37474f" }] },
+      options: Object.assign({}, common, {
+        plugins: { legend: { display: false }, tooltip: { callbacks: { label: function (c) {
+          var n = d.counts.values[c.dataIndex];
+          return n.toLocaleString() + " people received " + c.label + " messages" + (widths[c.dataIndex] > 1 ? " (" + (Math.round(density[c.dataIndex] * 10) / 10) + " per count)" : "");
+        } } } },
+        scales: {
+          x: { title: { display: true, text: "messages received (bins widen)" }, ticks: { maxTicksLimit: 20 } },
+          y: { beginAtZero: true, title: { display: true, text: "people per message count" } },
+        },
+      }),
     });
+  }
+
+  // "25-49" is 25 counts wide, "7" one; an open last bin ("1000+") is drawn as wide as the one before it.
+  function binWidth(label, i, labels) {
+    var m = /^(\d+)-(\d+)$/.exec(label);
+    if (m) return Number(m[2]) - Number(m[1]) + 1;
+    if (/\+$/.test(label) && i > 0) return binWidth(labels[i - 1], i - 1, labels);
+    return 1;
   }
 
   function resultsChart() {

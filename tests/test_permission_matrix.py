@@ -105,6 +105,8 @@ MATRIX: dict[str, dict[str, set[str]]] = {
     "apologies:batch_mailed": entry(NOBODY, SEND),
     "apologies:batch_retry": entry(NOBODY, SEND),
     "apologies:letter_preview": entry(SIGNED_IN, NOBODY),
+    "apologies:letter_page": entry(SIGNED_IN, NOBODY),
+    "apologies:time_zone": entry(SIGNED_IN, SIGNED_IN),
     "apologies:gifts": entry(SIGNED_IN, EDIT),
     "apologies:gift_edit": entry(EDIT, EDIT),
     "auditlog:list": entry(ONLY_ADMIN, NOBODY),
@@ -116,6 +118,10 @@ MATRIX: dict[str, dict[str, set[str]]] = {
     "sorry": entry(PUBLIC, PUBLIC),
     "sorry_confirm": entry(PUBLIC, PUBLIC),
     "sorry_person": entry(PUBLIC, PUBLIC),
+    "sorry_done": entry(PUBLIC, NOBODY),
+    "sorry_resend": entry(NOBODY, PUBLIC),
+    "sorry_easy": entry(PUBLIC, NOBODY),
+    "favicon": entry(PUBLIC, NOBODY),
     "healthz": entry(PUBLIC, NOBODY),
     "healthz_web": entry(PUBLIC, NOBODY),
 }
@@ -190,6 +196,8 @@ def world(users) -> dict[str, object]:
         "batch_id": batch.id,
         "package_id": package.id,
         "token": links.sorry_token(recipient),
+        "page": 1,
+        "rest": "7AYA-B96Q",
     }
 
 

@@ -48,6 +48,11 @@ class CampaignSettingsForm(forms.ModelForm):
             "name",
             "allow_follow_up",
             "sender_name",
+            "brand_name",
+            "brand_logo",
+            "brand_color",
+            "from_address",
+            "postal_address",
             "default_language",
             "rate_per_second",
             "pause_after_errors",
@@ -138,7 +143,12 @@ class RejectForm(forms.Form):
 
 class CountryPolicyForm(forms.Form):
     country = forms.CharField(max_length=2, help_text="ISO code, e.g. US, GB, DE.")
+    letter_allowed = forms.BooleanField(required=False, label="An apology letter may be posted to people who objected")
+    letter_reason = forms.CharField(max_length=300, required=False, label="Lawful reason (letter)")
+    gift_allowed = forms.BooleanField(required=False, label="Their letter may carry a gift")
+    gift_reason = forms.CharField(max_length=300, required=False, label="Lawful reason (gift)")
     invite_allowed = forms.BooleanField(required=False, label="The apology may invite people who objected back")
+    invite_reason = forms.CharField(max_length=300, required=False, label="Lawful reason (invitation)")
     note = forms.CharField(max_length=200, required=False)
 
     def clean_country(self) -> str:
@@ -146,3 +156,10 @@ class CountryPolicyForm(forms.Form):
         if len(country) != 2 or not country.isalpha():
             raise forms.ValidationError("A two-letter ISO code, e.g. US, GB, DE.")
         return country
+
+    def clean(self) -> dict:
+        data = super().clean()
+        for switch in ("letter", "gift", "invite"):
+            if not (data.get(f"{switch}_reason") or "").strip():
+                self.add_error(f"{switch}_reason", "Say why, for the record: the lawful reason for allowing or not.")
+        return data

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from apologies.campaigns import fingerprint, templating
 from apologies.campaigns.audit import audit_add
+from apologies.campaigns.brand import brand_for
 from apologies.campaigns.models import Campaign, CampaignError, CampaignTemplate, Recipient
 from apologies.letters import stock
 from apologies.sending.models import Delivery
@@ -47,6 +48,25 @@ def template_save(*, template: CampaignTemplate, user) -> None:
     campaign_edited(campaign=template.campaign, user=user, what=f"template {template}")
 
 
+def email_words_problems(campaign: Campaign) -> list[str]:
+    """What every email must show and this campaign's email words (or brand) lack, each named; [] when fine."""
+    if not campaign.recipients.filter(channel=Recipient.Channel.EMAIL).exists():
+        return []
+    problems = []
+    for template in campaign.templates.all():
+        for field, label in (("text_body", "text body"), ("html_body", "HTML body")):
+            text = getattr(template, field)
+            if field == "html_body" and not text.strip():
+                continue
+            missing = templating.missing_required(text)
+            if missing:
+                names = " and ".join("{{ " + name + " }}" for name in missing)
+                problems.append(f"the {label} of the {template} words lacks {names}")
+    if not brand_for(campaign).postal_address.strip():
+        problems.append("there is no postal address: set the campaign's, or AMENDS_POSTAL_ADDRESS for the site")
+    return problems
+
+
 def campaign_submit(*, campaign: Campaign, user) -> None:
     if not campaign.can_become(Campaign.Status.SUBMITTED):
         raise CampaignError(f"A {campaign.get_status_display().lower()} campaign cannot be submitted.")
@@ -69,6 +89,14 @@ def campaign_approve(*, campaign: Campaign, user) -> None:
     if campaign.status not in (Campaign.Status.SUBMITTED, Campaign.Status.APPROVED):
         raise CampaignError(f"A {campaign.get_status_display().lower()} campaign cannot be approved.")
     renew = campaign.status == Campaign.Status.APPROVED
+    problems = email_words_problems(campaign)
+    if problems:
+        # US CAN-SPAM and the Gmail/Yahoo bulk-sender rules: a visible unsubscribe link and a postal address.
+        raise CampaignError(
+            "Cannot approve: every email must show an unsubscribe link and a postal address; "
+            + "; ".join(problems)
+            + "."
+        )
     changed = fingerprint.changed_parts(campaign=campaign)
     if changed or not campaign.approved_parts:
         what = ", ".join(changed) or "its contents (submitted before approvals covered everything)"

@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -25,15 +26,20 @@ def new_short_code() -> str:
     return f"{raw[:4]}-{raw[4:]}"
 
 
-# EU member states, the EEA and the UK: an objection to direct marketing covers every channel.
+# EU member states, the EEA and the UK: an objection to direct marketing covers marketing by every channel.
 EU_UK = "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO GB".split()
 
 
 class CountryPolicy(models.Model):
-    """May an apology to someone who objected to marketing invite them to sign up again?"""
+    """What someone who objected to marketing may receive, per country: each channel a switch with its reason."""
 
     country = models.CharField(max_length=2, unique=True, help_text="ISO 3166 code, e.g. US, GB, DE.")
-    invite_allowed = models.BooleanField(default=False)
+    letter_allowed = models.BooleanField(default=True, help_text="An apology letter may be posted to them.")
+    letter_reason = models.CharField(max_length=300, blank=True)
+    gift_allowed = models.BooleanField(default=False, help_text="Their apology letter may carry a gift.")
+    gift_reason = models.CharField(max_length=300, blank=True)
+    invite_allowed = models.BooleanField(default=False, help_text="The apology may invite them to sign up again.")
+    invite_reason = models.CharField(max_length=300, blank=True)
     note = models.CharField(max_length=200, blank=True)
 
     class Meta:
@@ -41,7 +47,12 @@ class CountryPolicy(models.Model):
         verbose_name_plural = "country policies"
 
     def __str__(self) -> str:
-        return f"{self.country}: {'invitation allowed' if self.invite_allowed else 'apology only'}"
+        allowed = [name for name, on in (("letter", self.letter_allowed), ("gift", self.gift_allowed)) if on]
+        allowed += ["invitation"] if self.invite_allowed else []
+        return f"{self.country}: {', '.join(allowed) or 'nothing'}"
+
+
+HEX_COLOR = RegexValidator(r"^#[0-9a-fA-F]{6}$", "A colour like #b3261e.")
 
 
 class Campaign(models.Model):
@@ -77,6 +88,18 @@ class Campaign(models.Model):
         help_text="Also write to people an earlier campaign of this incident already apologised to.",
     )
     sender_name = models.CharField(max_length=100, default="The team")
+    # The brand people see on the public pages and in the emails; blank falls back to the settings.
+    brand_name = models.CharField(max_length=100, blank=True, help_text="Blank: the site's brand name.")
+    brand_logo = models.CharField(
+        max_length=300, blank=True, help_text="A path under static/ or an https URL; blank: the site's logo."
+    )
+    brand_color = models.CharField(
+        max_length=7, blank=True, validators=[HEX_COLOR], help_text="e.g. #b3261e; blank: the site's colour."
+    )
+    from_address = models.EmailField(blank=True, help_text="The address emails come from; blank: the site's.")
+    postal_address = models.CharField(
+        max_length=300, blank=True, help_text="Shown in every email (CAN-SPAM); blank: the site's postal address."
+    )
     default_language = models.CharField(max_length=10, default="en")
     rate_per_second = models.PositiveIntegerField(default=50, help_text="Messages per second, across all workers.")
     pause_after_errors = models.PositiveIntegerField(

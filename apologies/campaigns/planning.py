@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
@@ -27,26 +28,65 @@ from apologies.privacy import services as privacy
 from apologies.sending.models import Delivery
 from incidents.models import AffectedPerson, Contact, Suppression
 
+US_REASONS = {
+    "letter_reason": "An apology is not marketing; CAN-SPAM governs email only.",
+    "gift_reason": "CAN-SPAM governs email only; a gift by post is allowed.",
+    "invite_reason": "CAN-SPAM: opt-outs are honoured; an invitation by letter is allowed.",
+}
+
+
+EU_UK_REASONS = {
+    "letter_reason": "An apology is not direct marketing: legitimate interest in righting our error (Art. 6(1)(f)).",
+    "gift_reason": "A gift promotes the brand: direct marketing to someone who objected (GDPR Art. 21(3), PECR).",
+    "invite_reason": "Asking them back is direct marketing after an objection (GDPR Art. 21(3), PECR).",
+}
+
 
 def policy_defaults_ensure() -> None:
-    """US may be invited back; the EU, EEA and UK get an apology only. Editable afterwards."""
+    """US: letter, gift and invitation; the EU, EEA and UK: the apology letter only. Editable afterwards."""
     if CountryPolicy.objects.exists():
         return
-    rows = [
-        CountryPolicy(
-            country="US", invite_allowed=True, note="CAN-SPAM: opt-outs honoured; invitation by letter allowed"
-        )
-    ]
+    rows = [CountryPolicy(country="US", letter_allowed=True, gift_allowed=True, invite_allowed=True, **US_REASONS)]
     rows += [
-        CountryPolicy(country=c, invite_allowed=False, note="GDPR Art. 21(3) / PECR: objection covers every channel")
+        CountryPolicy(country=c, letter_allowed=True, gift_allowed=False, invite_allowed=False, **EU_UK_REASONS)
         for c in EU_UK
     ]
     CountryPolicy.objects.bulk_create(rows, ignore_conflicts=True)
 
 
-def invite_allowed_for(country: str, policies: dict[str, bool]) -> bool:
-    # A country without a policy gets the apology only: asking someone back who objected is the risk.
-    return policies.get((country or "").upper(), False)
+@dataclass(frozen=True)
+class Allowed:
+    """What a country's rule lets someone who objected receive."""
+
+    letter: bool
+    gift: bool
+    invite: bool
+    reason: str = ""
+
+
+# A country without a rule: the apology letter only; asking someone back who objected is the risk.
+NO_RULE = Allowed(letter=True, gift=False, invite=False, reason="no rule for this country: apology letter only")
+
+
+def policy_map() -> dict[str, Allowed]:
+    return {
+        p.country: Allowed(p.letter_allowed, p.gift_allowed, p.invite_allowed, p.letter_reason)
+        for p in CountryPolicy.objects.all()
+    }
+
+
+def allowed_for(country: str, policies: dict[str, Allowed]) -> Allowed:
+    return policies.get((country or "").upper(), NO_RULE)
+
+
+def policy_save(*, country: str, **switches) -> CountryPolicy:
+    """Set what people who objected in `country` may receive: letter, gift, invitation, each with its reason."""
+    policy, _ = CountryPolicy.objects.update_or_create(country=country.upper(), defaults=switches)
+    return policy
+
+
+def invite_allowed_for(country: str, policies: dict[str, Allowed]) -> bool:
+    return allowed_for(country, policies).invite
 
 
 def campaign_create(
@@ -100,7 +140,7 @@ def campaign_plan(*, campaign: Campaign) -> Counter:
             .exclude(campaign=campaign)
             .values_list("email", flat=True)
         )
-    policies = dict(CountryPolicy.objects.values_list("country", "invite_allowed"))
+    policies = policy_map()
     overrides = {
         r.email: r for r in campaign.recipients.filter(reason=Recipient.Reason.OVERRIDE).select_related("contact")
     }
@@ -119,6 +159,13 @@ def campaign_plan(*, campaign: Campaign) -> Counter:
             and override_problem(override.channel, person, contact, suppressed.get(person.email, set())) is None
         ):
             channel, reason, detail = override.channel, Recipient.Reason.OVERRIDE, override.detail
+        allowed = allowed_for(contact.country if contact else "", policies) if objected else None
+        if allowed and channel == Recipient.Channel.LETTER and not allowed.letter:
+            channel = Recipient.Channel.NONE
+            detail = "; ".join(
+                p for p in (detail, f"country rule: no letter ({allowed.reason or 'no reason given'})") if p
+            )
+        reached = channel != Recipient.Channel.NONE
         rows.append(
             Recipient(
                 campaign=campaign,
@@ -133,8 +180,10 @@ def campaign_plan(*, campaign: Campaign) -> Counter:
                 channel=channel,
                 reason=reason,
                 detail=detail,
-                invite_allowed=objected and invite_allowed_for(contact.country if contact else "", policies),
-                gift=channel == Recipient.Channel.LETTER and person.tier in campaign.gift_tiers,
+                invite_allowed=reached and bool(allowed and allowed.invite),
+                gift=channel == Recipient.Channel.LETTER
+                and person.tier in campaign.gift_tiers
+                and (allowed is None or allowed.gift),
                 language=(contact.language if contact and contact.language else campaign.default_language),
                 short_code=codes.get(person.email) or "",
                 override_by=override.override_by if override and reason == Recipient.Reason.OVERRIDE else None,
@@ -220,7 +269,14 @@ def recipient_override(*, recipient: Recipient, channel: str, note: str, user) -
     recipient.reason = Recipient.Reason.OVERRIDE
     recipient.detail = note[:300]
     recipient.override_by = user
-    recipient.gift = channel == Recipient.Channel.LETTER and recipient.tier in campaign.gift_tiers
+    objected = person.state != "subscribed" or person.bounced or bool(suppressed)
+    allowed = allowed_for(recipient.contact.country if recipient.contact else "", policy_map()) if objected else None
+    if allowed and channel == Recipient.Channel.LETTER and not allowed.letter:
+        raise CampaignError(f"Cannot send {recipient.email} a letter: the country rule says no ({allowed.reason}).")
+    recipient.gift = (
+        channel == Recipient.Channel.LETTER and recipient.tier in campaign.gift_tiers and (not allowed or allowed.gift)
+    )
+    recipient.invite_allowed = channel != Recipient.Channel.NONE and bool(allowed and allowed.invite)
     recipient.save()
     campaign_edited(campaign=campaign, user=user, what=f"channel of {recipient.email} set to {channel}")
 

@@ -17,15 +17,20 @@ from django.utils.safestring import SafeData
 PLACEHOLDERS: dict[str, str] = {
     "first_name": "the person's first name",
     "last_name": "the person's last name",
-    "emails_received": "how many emails of the incident they received",
+    "emails_received": "how many emails of the incident they received, a bare number (25)",
+    "emails_received_phrase": 'the number with the right word: "1 email", "25 emails"',
     "first_received_at": "when the first one arrived",
     "last_received_at": "when the last one arrived",
-    "max_in_10_min": "the most they received in any ten minutes",
+    "max_in_10_min": "the most they received in any ten minutes, a bare number",
+    "max_in_10_min_phrase": 'the most in any ten minutes, with the word: "1 email", "4 emails"',
     "incident_title": "the incident's title",
     "incident_date": "the day the incident began",
     "what_happened": "what happened, from the incident",
     "the_fix": "the fix, from the incident",
     "sender_name": "who signs the apology",
+    "brand_name": "the brand's name (the campaign's, else the site's)",
+    "postal_address": "the brand's postal address: every email must show it (CAN-SPAM)",
+    "unsubscribe_url": "the email's own one-click unsubscribe link: every email must show it",
     "invitation": "the invitation to sign up again, left out where it may not be sent",
     "resubscribe_url": "their personal link back (in the invitation only)",
     "short_code": "their code to type on the landing page (in the invitation only)",
@@ -35,6 +40,19 @@ PLACEHOLDERS: dict[str, str] = {
 # Only the invitation may carry these: it is left out for people who objected to marketing in a
 # country whose rules forbid asking them back, so a body can never invite them by mistake.
 INVITATION_ONLY = {"resubscribe_url", "short_code"}
+
+
+# Every email must show these (US CAN-SPAM; Gmail and Yahoo bulk-sender rules): approval is refused without.
+EMAIL_REQUIRED = ("unsubscribe_url", "postal_address")
+
+
+def missing_required(text: str) -> list[str]:
+    """The required email placeholders a body lacks, e.g. ["postal_address"]; [] for an invalid template."""
+    try:
+        names = {p.name for p in placeholders(text)}
+    except TemplateError:
+        return []
+    return [name for name in EMAIL_REQUIRED if name not in names]
 
 
 TAG = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -12,10 +13,11 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from apologies import links
-from apologies.campaigns import fingerprint, lifecycle, planning, templating, words
+from apologies.campaigns import fingerprint, lifecycle, planning, previews, templating, words
 from apologies.campaigns.access import (
     approve_required,
     campaign_act,
@@ -83,7 +85,11 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "reject_form": RejectForm(),
         "pause_form": PauseForm(),
         "stale": campaign.status == Campaign.Status.APPROVED and campaign.approval_is_stale(),
+        # Renewing is offered in the last quarter of an approval's life, not the moment it is given.
+        "renew_soon": campaign.status == Campaign.Status.APPROVED
+        and campaign.approval_is_stale(timezone.now() + timedelta(hours=campaign.approval_max_age_hours / 4)),
         "audience": planning.audience_label(campaign),
+        "email_problems": lifecycle.email_words_problems(campaign) if campaign.is_editable else [],
         "letters_waiting": campaign.deliveries.filter(
             channel=Recipient.Channel.LETTER, status=Delivery.Status.QUEUED
         ).count(),
@@ -205,6 +211,7 @@ def campaign_templates(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "form": form,
         "variant_form": VariantForm(campaign=campaign),
         "placeholders": templating.PLACEHOLDERS.items(),
+        "forms": previews.plural_forms(campaign=campaign),
     }
     return render(request, "apologies/templates.html", ctx)
 
@@ -239,6 +246,7 @@ def template_save(request: HttpRequest, template_id: int) -> HttpResponse:
         "form": form,
         "variant_form": VariantForm(campaign=campaign),
         "placeholders": templating.PLACEHOLDERS.items(),
+        "forms": previews.plural_forms(campaign=campaign),
     }
     return render(request, "apologies/templates.html", ctx, status=400)
 
@@ -333,7 +341,7 @@ def campaign_recipients_csv(request: HttpRequest, campaign_id: int) -> Streaming
             writer.writerow(
                 [csv_safe(v) for v in (r.email, name, country)]
                 + [r.messages, labels[r.tier] if r.tier < len(labels) else r.tier, r.state, r.channel, r.reason]
-                + [csv_safe(r.detail), "yes" if r.invite_allowed else "no", "yes" if r.gift else "no", r.short_code]
+                + [csv_safe(r.detail), invited_label(r), "yes" if r.gift else "no", code_shown(r)]
             )
             yield buf.getvalue()
             buf.seek(0)
@@ -344,26 +352,67 @@ def campaign_recipients_csv(request: HttpRequest, campaign_id: int) -> Streaming
     return response
 
 
+def invited_label(recipient: Recipient) -> str:
+    """ "not contacted" for channel none: nobody is invited back by a message they never get."""
+    if recipient.channel == Recipient.Channel.NONE:
+        return "not contacted"
+    return "yes" if recipient.invite_allowed else "no"
+
+
+def code_shown(recipient: Recipient) -> str:
+    # Codes are printed on letters and typed from them: the sorry page takes a letter's code only.
+    return recipient.short_code if recipient.channel == Recipient.Channel.LETTER else ""
+
+
 @login_required
 @view_required
 def recipient_preview(request: HttpRequest, recipient_id: int) -> HttpResponse:
     recipient = get_object_or_404(Recipient.objects.select_related("campaign__incident", "contact"), id=recipient_id)
     campaign = recipient.campaign
     template = campaign.template_for(recipient)
-    rendered = words.render_for(campaign, recipient, template)
     delivery = recipient.deliveries.first()
+    rendered = words.render_for(
+        campaign, recipient, template, delivery_id=delivery.id if delivery else None, preview=True
+    )
     headers = esp.headers_for(delivery.id) if delivery else {}
+    letter_pages, letter_problem = [], ""
+    if recipient.channel == Recipient.Channel.LETTER:
+        try:
+            letter_pages = list(range(1, previews.letter_page_count(recipient=recipient) + 1))
+        except CampaignError as e:
+            letter_problem = str(e)
     ctx = {
         "campaign": campaign,
         "recipient": recipient,
         "template": template,
         "rendered": rendered,
+        "email_html": esp.email_html(campaign, rendered.subject, rendered.html, recipient.language)
+        if rendered.html
+        else "",
+        "forms": previews.plural_forms(campaign=campaign, recipient=recipient),
+        "letter_pages": letter_pages,
+        "letter_problem": letter_problem,
+        "invited": invited_label(recipient),
         "reply_to": headers.get("Reply-To", "set when sending starts (it names the delivery)"),
         "list_unsubscribe": headers.get("List-Unsubscribe", "set when sending starts (one-click, RFC 8058)"),
         "override_form": OverrideForm(initial={"channel": recipient.channel}),
         "resubscribe_url": links.resubscribe_url(recipient) if recipient.invite_allowed else "",
     }
     return render(request, "apologies/preview.html", ctx)
+
+
+@login_required
+@view_required
+def recipient_letter_page(request: HttpRequest, recipient_id: int, page: int) -> HttpResponse:
+    """One page of the person's letter as an image, as it would print today."""
+    recipient = get_object_or_404(Recipient.objects.select_related("campaign__incident", "contact"), id=recipient_id)
+    try:
+        png = previews.letter_page_png(recipient=recipient, page=page)
+    except CampaignError as e:
+        return HttpResponse(str(e), status=404, content_type="text/plain")
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=60"
+    return response
 
 
 @login_required
@@ -395,10 +444,7 @@ def policies(request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm("apologies.change_countrypolicy"):
             return HttpResponse(status=403)
         if form.is_valid():
-            CountryPolicy.objects.update_or_create(
-                country=form.cleaned_data["country"],
-                defaults={"invite_allowed": form.cleaned_data["invite_allowed"], "note": form.cleaned_data["note"]},
-            )
+            planning.policy_save(**form.cleaned_data)
             messages.success(
                 request, f"Policy for {form.cleaned_data['country']} saved. Plan campaigns again to apply it."
             )

@@ -11,8 +11,9 @@ from django.utils.html import escape, urlize
 from django.utils.safestring import mark_safe
 
 from apologies.campaigns import templating
+from apologies.campaigns.brand import brand_for
 from apologies.campaigns.models import Campaign, CampaignTemplate, Recipient
-from apologies.links import resubscribe_url
+from apologies.links import public_url, resubscribe_url, unsubscribe_token
 
 # The starting words of every new campaign, in plain files a writer can edit. They use the
 # campaign placeholders, not Django template syntax.
@@ -36,14 +37,42 @@ def mask_email(email: str) -> str:
     return f"{local[:1]}***@{domain}"
 
 
-def values_for(campaign: Campaign, recipient: Recipient, template: CampaignTemplate) -> tuple[dict, dict]:
-    """The placeholder values for the text parts and for the HTML part (which differ only in the invitation)."""
+def count_phrase(n: int, singular: str = "email", plural: str = "emails") -> str:
+    """ "1 email", "25 emails": the number with the word in the form it needs."""
+    return f"{n:,} {singular if n == 1 else plural}"
+
+
+PREVIEW_UNSUBSCRIBE = "/u/(made-for-each-email-when-sending-starts)"
+
+
+def values_for(
+    campaign: Campaign,
+    recipient: Recipient,
+    template: CampaignTemplate,
+    *,
+    delivery_id: int | None = None,
+    preview: bool = False,
+) -> tuple[dict, dict]:
+    """The placeholder values for the text parts and for the HTML part (which differ only in the invitation).
+
+    The unsubscribe link names one email (delivery): without one it is empty, or a sample in a preview.
+    """
     incident = campaign.incident
     contact = recipient.contact
+    brand = brand_for(campaign)
+    if delivery_id is not None:
+        unsubscribe = public_url("/u/" + unsubscribe_token(delivery_id))
+    else:
+        unsubscribe = public_url(PREVIEW_UNSUBSCRIBE) if preview else ""
     values = {
         "first_name": contact.first_name if contact else "",
         "last_name": contact.last_name if contact else "",
         "emails_received": str(recipient.messages),
+        "emails_received_phrase": count_phrase(recipient.messages),
+        "max_in_10_min_phrase": count_phrase(recipient.max_in_10_min),
+        "brand_name": brand.name,
+        "postal_address": brand.postal_address,
+        "unsubscribe_url": unsubscribe,
         "first_received_at": f"{recipient.first_at:%-d %B %Y, %H:%M} UTC",
         "last_received_at": f"{recipient.last_at:%-d %B %Y, %H:%M} UTC",
         "max_in_10_min": str(recipient.max_in_10_min),
@@ -79,10 +108,17 @@ class Rendered:
     html: str
 
 
-def render_for(campaign: Campaign, recipient: Recipient, template: CampaignTemplate | None = None) -> Rendered:
-
+def render_for(
+    campaign: Campaign,
+    recipient: Recipient,
+    template: CampaignTemplate | None = None,
+    *,
+    delivery_id: int | None = None,
+    preview: bool = False,
+) -> Rendered:
+    """One person's subject, text and HTML body (the HTML still without the email layout around it)."""
     template = template or campaign.template_for(recipient)
-    text_values, html_values = values_for(campaign, recipient, template)
+    text_values, html_values = values_for(campaign, recipient, template, delivery_id=delivery_id, preview=preview)
     return Rendered(
         subject=templating.render(template.subject, text_values, as_html=False),
         text=tidy_text(templating.render(template.text_body, text_values, as_html=False)),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db.models import Count, Q
-from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from apologies.campaigns.models import Campaign, Recipient
 from apologies.feedback.models import Reply
@@ -44,18 +45,18 @@ def results_for(*, campaigns, affected: int) -> dict:
     letters = sum(s.letters for s in spent)
     gifts = sum(s.gift_count for s in spent)
     cost = sum((s.total for s in spent), Decimal("0"))
+    # Reserved: what the approval held for every planned letter, by the same rule, until letters are rendered.
+    reserved = sum((stock.letters_cost(campaign=c).total for c in campaigns if c.status in RESERVING), Decimal("0"))
+    # A letter counts as apologised from when it was rendered for the mail house, as its cost does.
+    apologised[Recipient.Channel.LETTER] = max(apologised.get(Recipient.Channel.LETTER, 0), letters)
     labels = campaigns[0].incident.tier_labels() if campaigns else []
 
     def rate(n: int, of: int) -> float | None:
         return round(100 * n / of, 1) if of else None
 
-    over_time: dict[str, dict[str, int]] = {}
-    for row in counted.annotate(day=TruncDate("created")).values("day", "channel").annotate(n=Count("id")):
-        over_time.setdefault(row["day"].isoformat(), {})[f"re-signups by {row['channel']}"] = row["n"]
-    for row in replies.annotate(day=TruncDate("received_at")).values("day", "kind").annotate(n=Count("id")):
-        over_time.setdefault(row["day"].isoformat(), {})[f"replies: {row['kind']}"] = row["n"]
-    days = sorted(over_time)
-    series = sorted({name for day in over_time.values() for name in day})
+    events = [(at, f"re-signups by {channel}") for at, channel in counted.values_list("created", "channel")]
+    events += [(at, f"replies: {kind}") for at, kind in replies.values_list("received_at", "kind")]
+    chart = chart_buckets(events)
     return {
         "affected": affected,
         "audience": recipients.count(),
@@ -88,13 +89,65 @@ def results_for(*, campaigns, affected: int) -> dict:
             for t in range(len(labels))
         ],
         "cost": cost.quantize(Decimal("0.01")),
+        "reserved": reserved.quantize(Decimal("0.01")),
+        "held_back": held_back(recipients),
         "letters": letters,
         "gifts": gifts,
         "cost_per_resignup": (cost / resubscribed).quantize(Decimal("0.01")) if resubscribed else None,
-        "chart": {
-            "days": days,
-            "series": [{"name": s, "values": [over_time[d].get(s, 0) for d in days]} for s in series],
-        },
+        "chart": chart,
+    }
+
+
+# Statuses whose approval holds the letters' budget and gifts (see letters.stock.stock_reserve).
+RESERVING = {
+    Campaign.Status.APPROVED,
+    Campaign.Status.SENDING,
+    Campaign.Status.PAUSED,
+    Campaign.Status.COMPLETED,
+}
+
+
+def chart_buckets(events: list[tuple]) -> dict:
+    """Counts per time bucket that follow the data: hours when it spans two days or less, else days.
+
+    Buckets are in the staff member's time zone and every bucket between the first and last is drawn,
+    so a quiet hour shows as a gap, not as nothing.
+    """
+    if not events:
+        return {"days": [], "series": [], "unit": "day"}
+    local = [(timezone.localtime(at), name) for at, name in events]
+    first, last = min(at for at, _ in local), max(at for at, _ in local)
+    hourly = (last - first).total_seconds() <= 2 * 86400
+    step = timedelta(hours=1) if hourly else timedelta(days=1)
+    start = first.replace(minute=0, second=0, microsecond=0)
+    if not hourly:
+        start = start.replace(hour=0)
+    keys = []
+    at = start
+    while at <= last:
+        keys.append(at)
+        at += step
+    label = (lambda t: t.strftime("%d %b %H:00")) if hourly else (lambda t: t.strftime("%d %b"))
+    counts: dict[str, dict] = {}
+    for at, name in local:
+        index = int((at - start) / step)
+        counts.setdefault(name, {}).setdefault(index, 0)
+        counts[name][index] += 1
+    return {
+        "days": [label(k) for k in keys],
+        "unit": "hour" if hourly else "day",
+        "series": [
+            {"name": name, "values": [counts[name].get(i, 0) for i in range(len(keys))]} for name in sorted(counts)
+        ],
+    }
+
+
+def held_back(recipients) -> dict:
+    """What the country rules withheld from people who objected: letters, gifts, invitations."""
+    objected = recipients.exclude(reason=Recipient.Reason.SUBSCRIBED)
+    return {
+        "letters": objected.filter(channel=Recipient.Channel.NONE, detail__contains="country rule: no letter").count(),
+        "invitations": objected.exclude(channel=Recipient.Channel.NONE).filter(invite_allowed=False).count(),
     }
 
 

@@ -11,9 +11,12 @@ import urllib3.exceptions
 from anymail.exceptions import AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.template.loader import render_to_string
 from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 from apologies.campaigns import templating
+from apologies.campaigns.brand import brand_for
 from apologies.campaigns.models import Campaign, CampaignTemplate, Recipient
 from apologies.campaigns.words import Rendered, render_for, values_for
 from apologies.links import public_url, reply_address, unsubscribe_token
@@ -123,20 +126,35 @@ def send_deliveries(*, campaign: Campaign, deliveries: list[Delivery]) -> Iterat
                 yield [d], _send_one(connection, campaign, template, d)
 
 
+def email_html(campaign: Campaign, subject: str, body_html: str, language: str = "en") -> str:
+    """The HTML part: the marketer's words in the branded, responsive, dark-mode readable layout."""
+    brand = brand_for(campaign)
+    context = {
+        "subject": subject,
+        "body": mark_safe(body_html),  # built by templating.render, which escaped every value
+        "brand_name": brand.name,
+        "brand_logo": brand.logo_absolute,
+        "brand_color": brand.color,
+        "language": language or "en",
+    }
+    return render_to_string("apologies/email/layout.html", context)
+
+
 def _message(campaign: Campaign, to: list[str], rendered: Rendered) -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(
         subject=rendered.subject,
         body=rendered.text,
-        from_email=f"{campaign.sender_name} <{settings.AMENDS_FROM_ADDRESS}>",
+        from_email=brand_for(campaign).from_header,
         to=to,
     )
     if rendered.html:
-        message.attach_alternative(rendered.html, "text/html")
+        message.attach_alternative(email_html(campaign, rendered.subject, rendered.html), "text/html")
     return message
 
 
 def _send_one(connection, campaign: Campaign, template: CampaignTemplate, delivery: Delivery) -> Outcome:
-    message = _message(campaign, [delivery.email], render_for(campaign, delivery.recipient, template))
+    rendered = render_for(campaign, delivery.recipient, template, delivery_id=delivery.id)
+    message = _message(campaign, [delivery.email], rendered)
     headers = headers_for(delivery.id)
     message.reply_to = [headers.pop("Reply-To")]
     message.extra_headers.update(headers)
@@ -164,7 +182,7 @@ def _send_batch(connection, campaign: Campaign, template: CampaignTemplate, grou
     message.merge_metadata = {}
     message.merge_headers = {}
     for d in group:
-        text_values, html_values = values_for(campaign, d.recipient, template)
+        text_values, html_values = values_for(campaign, d.recipient, template, delivery_id=d.id)
         values = templating.merge_values({k: v for k, v in keys.items() if not k[1]}, text_values)
         values.update(templating.merge_values({k: v for k, v in keys.items() if k[1]}, html_values))
         message.merge_data[d.email] = values
@@ -195,14 +213,12 @@ def _outcome(message, deliveries: list[Delivery]) -> Outcome:
 
 
 def send_test(*, campaign: Campaign, recipient: Recipient, to: list[str]) -> None:
-    rendered = render_for(campaign, recipient)
+    rendered = render_for(campaign, recipient, preview=True)
     rendered.subject = f"[TEST] {rendered.subject}"
     banner = f"TEST: the apology {recipient.email} would receive. Not counted, not sent to them.\n\n"
     rendered.text = banner + rendered.text
     if rendered.html:
-        rendered.html = (
-            f'<p style="background:#fff3e0;padding:8px"><strong>{escape(banner)}</strong></p>' + rendered.html
-        )
+        rendered.html = f'<p class="invitation"><strong>{escape(banner)}</strong></p>' + rendered.html
     for address in to:
         message = _message(campaign, [address], rendered)
         message.metadata = {"test": "true", "campaign_id": str(campaign.id)}

@@ -16,6 +16,7 @@ from apologies.campaigns import fingerprint, lifecycle
 from apologies.campaigns.audit import audit_add
 from apologies.campaigns.lifecycle import campaign_transition
 from apologies.campaigns.models import Campaign, CampaignError, Recipient
+from apologies.links import site_url_problem
 from apologies.privacy import services as privacy
 from apologies.sending import esp, tasks
 from apologies.sending.logs import send_log
@@ -32,6 +33,9 @@ def campaign_start(*, campaign: Campaign, user) -> int:
         raise CampaignError(
             f"Only an approved campaign can start; this one is {campaign.get_status_display().lower()}."
         )
+    problem = site_url_problem()
+    if problem:
+        raise CampaignError(f"Sending cannot start: {problem}")
     if campaign.approval_is_stale():
         raise CampaignError(
             f"The approval of {campaign.approved_at:%Y-%m-%d %H:%M} UTC is older than "
@@ -335,11 +339,15 @@ def campaign_progress(*, campaign: Campaign) -> dict:
     done = sum(counts.get(s, 0) for s in ("sent", "failed", "skipped", "review", "cancelled"))
     rate = 0.0
     if campaign.started_at:
-        window = timezone.now() - timedelta(seconds=30)
-        recent = campaign.deliveries.filter(status=Delivery.Status.SENT, sent_at__gte=window).count()
-        rate = recent / 30
+        # The measured rate: sends over the last 30 s, or over the time since the start when that is shorter
+        # (dividing a 3-second start by 30 s made "71 s left" of a send that finished in 9).
+        now = timezone.now()
+        since = max(campaign.started_at, now - timedelta(seconds=30))
+        elapsed = max((now - since).total_seconds(), 1.0)
+        recent = campaign.deliveries.filter(status=Delivery.Status.SENT, sent_at__gte=since).count()
+        rate = recent / elapsed
     remaining = counts.get("queued", 0) + counts.get("sending", 0)
-    eta = int(remaining / rate) if rate else None
+    eta = max(1, round(remaining / rate)) if rate and remaining else (0 if not remaining else None)
     return {
         "status": campaign.status,
         "status_label": campaign.get_status_display(),

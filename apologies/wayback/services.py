@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
@@ -11,9 +13,11 @@ from django.utils import timezone
 
 from apologies import links
 from apologies.campaigns.audit import audit_add
-from apologies.campaigns.models import CODE_ALPHABET, CODE_LENGTH, Recipient
+from apologies.campaigns.brand import Brand, brand_for
+from apologies.campaigns.models import CODE_ALPHABET, CODE_LENGTH, Campaign, Recipient
 from apologies.campaigns.words import mask_email
-from apologies.links import public_url, sorry_recipient_id
+from apologies.links import VIA_CODE, public_url, sorry_recipient_id
+from apologies.sending.esp import email_html
 from apologies.sending.models import Delivery
 from apologies.wayback.models import Consent
 from incidents.contacts import suppressions
@@ -25,6 +29,10 @@ def delivery_for_unsubscribe_token(token: str) -> Delivery | None:
     if delivery_id is None:
         return None
     return Delivery.objects.filter(id=delivery_id).select_related("campaign").first()
+
+
+def unsubscribed_already(*, delivery: Delivery) -> bool:
+    return Suppression.objects.filter(email=delivery.email, reason=Suppression.Reason.UNSUBSCRIBED).exists()
 
 
 def unsubscribe(*, delivery: Delivery, source: str) -> None:
@@ -46,7 +54,7 @@ def sorry_recipient(token: str) -> Recipient | None:
 def sorry_page_data(recipient_id: int) -> dict | None:
     """What the personal page shows, in one query: it is the page everyone from a mailing opens."""
 
-    latest = Consent.objects.filter(recipient=OuterRef("pk")).order_by("-created")
+    latest = Consent.objects.filter(recipient=OuterRef("pk")).order_by("-created", "-id")
     rows = list(
         Recipient.objects.filter(id=recipient_id)
         .order_by()
@@ -57,15 +65,53 @@ def sorry_page_data(recipient_id: int) -> dict | None:
             "max_in_10_min",
             "channel",
             "contact__first_name",
+            "campaign_id",
+            "campaign__sender_name",
+            "campaign__brand_name",
+            "campaign__brand_logo",
+            "campaign__brand_color",
+            "campaign__from_address",
+            "campaign__postal_address",
             "campaign__incident__started_at",
             "campaign__incident__what_happened",
             "campaign__incident__fix",
         )
         .annotate(
-            earlier_choice=Subquery(latest.values("choice")[:1]), earlier_at=Subquery(latest.values("created")[:1])
+            earlier_choice=Subquery(latest.values("choice")[:1]),
+            earlier_at=Subquery(latest.values("created")[:1]),
+            earlier_sent=Subquery(latest.values("confirmation_sent_at")[:1]),
+            earlier_confirmed=Subquery(latest.values("confirmed_at")[:1]),
         )[:1]
     )
     return rows[0] if rows else None
+
+
+def brand_of_row(row: dict) -> Brand:
+    """The brand from the campaign columns of sorry_page_data's row (no second query)."""
+    campaign = Campaign(
+        id=row["campaign_id"],
+        sender_name=row["campaign__sender_name"],
+        brand_name=row["campaign__brand_name"],
+        brand_logo=row["campaign__brand_logo"],
+        brand_color=row["campaign__brand_color"],
+        from_address=row["campaign__from_address"],
+        postal_address=row["campaign__postal_address"],
+    )
+    return brand_for(campaign)
+
+
+def consent_latest(*, recipient_id: int) -> Consent | None:
+    return Consent.objects.filter(recipient_id=recipient_id).order_by("-created", "-id").first()
+
+
+def consent_pending(consent: Consent | None) -> bool:
+    """A re-signup waiting for the address owner to confirm it from the email."""
+    return bool(
+        consent
+        and consent.choice == Consent.Choice.RESUBSCRIBE
+        and consent.confirmation_sent_at
+        and not consent.confirmed_at
+    )
 
 
 SORRY_PAGE_SECONDS = 300
@@ -78,7 +124,7 @@ def sorry_page_key(recipient_id: int, via: str) -> str:
 def sorry_page_forget(recipient_id: int) -> None:
     """A choice was made: the cached personal page would show an old state."""
 
-    cache.delete_many([sorry_page_key(recipient_id, via) for via in ("", "code")])
+    cache.delete_many([sorry_page_key(recipient_id, via) for via in (links.VIA_LINK, links.VIA_CODE)])
 
 
 # Typed from paper: forgive what people misread. None of 0 O 1 I L is ever printed.
@@ -130,24 +176,40 @@ def code_recipient(typed: str) -> Recipient | None:
     )
 
 
+def code_tries_key(ip: str) -> str:
+    return f"amends:codetries:{ip}"
+
+
 def code_tries_left(ip: str) -> int:
+    return max(0, settings.AMENDS_CODE_TRIES - (cache.get(code_tries_key(ip)) or 0))
 
-    return max(0, settings.AMENDS_CODE_TRIES - (cache.get(f"amends:codetries:{ip}") or 0))
+
+def code_try_take(ip: str) -> bool:
+    """Take one try from this address's window, atomically (cache add + incr); False once they are used up.
+
+    Counted before the code is looked up, so parallel guesses cannot all pass a check made before any was counted.
+    """
+    key = code_tries_key(ip)
+    for _ in range(3):
+        cache.add(key, 0, timeout=settings.AMENDS_CODE_TRIES_WINDOW)
+        try:
+            return cache.incr(key) <= settings.AMENDS_CODE_TRIES
+        except ValueError:  # the window ran out between add and incr: start a new one
+            continue
+    return False
 
 
-def code_try_failed(ip: str) -> None:
-
-    key = f"amends:codetries:{ip}"
-    cache.add(key, 0, timeout=settings.AMENDS_CODE_TRIES_WINDOW)
+def code_try_give_back(ip: str) -> None:
+    """A right code costs no try."""
     try:
-        cache.incr(key)
+        cache.decr(code_tries_key(ip))
     except ValueError:
-        cache.set(key, 1, timeout=settings.AMENDS_CODE_TRIES_WINDOW)
+        pass
 
 
-def consent_text(choice: str, masked: str) -> str:
+def consent_text(choice: str, masked: str, brand: str | None = None) -> str:
     """The exact words next to the button; stored with the consent as evidence of what was agreed."""
-    brand = settings.AMENDS_BRAND_NAME
+    brand = brand or settings.AMENDS_BRAND_NAME
     return {
         Consent.Choice.RESUBSCRIBE: f"Yes, send emails from {brand} to {masked} again. I can unsubscribe at any time.",
         Consent.Choice.STAY: f"No thanks: keep {masked} unsubscribed from {brand}'s emails.",
@@ -155,9 +217,21 @@ def consent_text(choice: str, masked: str) -> str:
     }[choice]
 
 
-def consent_record(*, recipient: Recipient, choice: str, via: str, ip: str | None, user_agent: str) -> Consent:
-    """Record a choice made on the public page and act on it; a second POST changes nothing."""
+def consent_via(*, recipient: Recipient, arrived: str) -> str:
+    """How the person arrived, as the consent records it; `arrived` comes from the signed token only."""
+    if arrived == VIA_CODE:
+        return Consent.Via.LETTER_CODE
+    return Consent.Via.LETTER_LINK if recipient.channel == Recipient.Channel.LETTER else Consent.Via.EMAIL_LINK
+
+
+def consent_record(*, recipient: Recipient, choice: str, arrived: str, ip: str | None, user_agent: str) -> Consent:
+    """Record a choice made on the public page and act on it; a second POST changes nothing.
+
+    `arrived` is read from the signed token of the page (links.sorry_token_read): a code typed by hand always
+    needs the confirmation email before anyone is subscribed again, whatever the form sent.
+    """
     masked = mask_email(recipient.email)
+    via = consent_via(recipient=recipient, arrived=arrived)
     consent, created = Consent.objects.get_or_create(
         recipient=recipient,
         choice=choice,
@@ -166,7 +240,7 @@ def consent_record(*, recipient: Recipient, choice: str, via: str, ip: str | Non
             "email": recipient.email,
             "via": via,
             "channel": recipient.channel,
-            "text_shown": consent_text(choice, masked),
+            "text_shown": consent_text(choice, masked, brand_for(recipient.campaign).name),
             "ip": ip,
             "user_agent": user_agent[:500],
         },
@@ -191,6 +265,20 @@ def consent_record(*, recipient: Recipient, choice: str, via: str, ip: str | Non
     return consent
 
 
+def confirmation_resend(*, consent: Consent) -> bool:
+    """Send the confirmation email again for a pending re-signup; False when the last one went out too recently."""
+    if not consent_pending(consent):
+        return False
+    wait = timedelta(seconds=settings.AMENDS_CONFIRM_RESEND_SECONDS)
+    updated = Consent.objects.filter(
+        id=consent.id, confirmed_at__isnull=True, confirmation_sent_at__lte=timezone.now() - wait
+    ).update(confirmation_sent_at=timezone.now())
+    if updated:
+        send_confirmation(consent=consent)
+        sorry_page_forget(consent.recipient_id)
+    return bool(updated)
+
+
 def consent_for_confirm_token(token: str) -> Consent | None:
     consent_id = links.consent_from_confirm_token(token)
     if consent_id is None:
@@ -201,6 +289,7 @@ def consent_for_confirm_token(token: str) -> Consent | None:
 def consent_confirm(*, consent: Consent) -> None:
     if Consent.objects.filter(id=consent.id, confirmed_at__isnull=True).update(confirmed_at=timezone.now()):
         consent.refresh_from_db()
+        sorry_page_forget(consent.recipient_id)
         resubscribe_apply(consent=consent)
 
 
@@ -216,17 +305,23 @@ def resubscribe_apply(*, consent: Consent) -> None:
 def send_confirmation(*, consent) -> None:
     """Double opt-in for a re-signup from a code typed off a letter: the address owner confirms."""
 
+    brand = brand_for(consent.campaign)
     token = links.confirm_token(consent.id)
     context = {
-        "brand": settings.AMENDS_BRAND_NAME,
+        "brand": brand.name,
+        "brand_color": brand.color,
+        "on_color": brand.on_color,
+        "brand_logo": brand.logo_absolute,
+        "postal_address": brand.postal_address,
         "confirm_url": public_url(settings.AMENDS_SORRY_PATH + "confirm/" + token),
     }
     message = EmailMultiAlternatives(
         subject=render_to_string("apologies/email/confirm_subject.txt", context).strip(),
         body=render_to_string("apologies/email/confirm.txt", context),
-        from_email=f"{settings.AMENDS_BRAND_NAME} <{settings.AMENDS_FROM_ADDRESS}>",
+        from_email=f"{brand.name} <{brand.from_address}>",
         to=[consent.email],
     )
-    message.attach_alternative(render_to_string("apologies/email/confirm.html", context), "text/html")
+    body = render_to_string("apologies/email/confirm.html", context)
+    message.attach_alternative(email_html(consent.campaign, message.subject, body), "text/html")
     message.metadata = {"consent_id": str(consent.id)}
     message.send()

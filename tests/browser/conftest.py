@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -29,6 +30,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 VIEWPORT = {"width": 1280, "height": 900}
+# Every page the journeys visit is saved here as a PNG, one folder per test, for a reviewer to look at.
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+SKIPPED: list[str] = []
 
 
 @pytest.fixture(scope="session")
@@ -38,11 +42,54 @@ def browser() -> Iterator[Browser]:
         # A CI job that silently skips its browser tests would look green while testing nothing.
         if os.environ.get("CI") == "true":
             pytest.fail(message)
+        SKIPPED.append(message)
         pytest.skip(message)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         yield browser
         browser.close()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Say loudly, at the end of the run, that browser tests did not run and how to make them run."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if "Chromium" in str(r.longrepr)]
+    if skipped:
+        terminalreporter.write_sep("!", f"{len(skipped)} BROWSER TESTS WERE SKIPPED: Chromium is missing", red=True)
+        terminalreporter.write_line(
+            f"Install it with `apt-get install chromium` (or `sudo make system-deps`), expected at {CHROMIUM}."
+        )
+
+
+class Screenshots:
+    """Saves a screenshot of every page a test's browsers load, numbered in the order they were visited."""
+
+    def __init__(self, test_name: str) -> None:
+        self.folder = SCREENSHOTS / re.sub(r"[^\w.-]+", "_", test_name)[:120]
+        self.count = 0
+        for old in self.folder.glob("*.png") if self.folder.exists() else []:
+            old.unlink()
+
+    def take(self, page: Page, label: str = "") -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.count += 1
+        if not label:
+            heading = page.evaluate("() => (document.querySelector('h1') || {}).textContent || ''")
+            path = page.url.split("://", 1)[-1].split("/", 1)[-1].split("?")[0]
+            label = f"{path.split('/')[0] or 'home'}-{heading}"
+        name = re.sub(r"[^\w]+", "-", label, flags=re.ASCII)[:60]
+        path = self.folder / f"{self.count:02d}-{name.strip('-')}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def watch(self, page: Page) -> Page:
+        """Shoot each page once it has loaded (and again when a form answer replaces it)."""
+        page.on("load", lambda p: self.take(p))
+        return page
+
+
+@pytest.fixture
+def screenshots(request) -> Screenshots:
+    return Screenshots(request.node.name)
 
 
 @pytest.fixture
@@ -53,11 +100,12 @@ def base_url(live_server) -> str:
 
 
 @pytest.fixture
-def page(browser: Browser, base_url: str) -> Iterator[Page]:
+def page(browser: Browser, base_url: str, request) -> Iterator[Page]:
     context = browser.new_context(base_url=base_url, viewport=VIEWPORT, accept_downloads=True)
     # Everything is local and small: a step that takes longer than this is stuck, not slow.
     context.set_default_timeout(10_000)
     page = context.new_page()
+    Screenshots(request.node.name).watch(page)
     yield page
     context.close()
 

@@ -170,18 +170,27 @@ def test_it_takes_an_apology_from_draft_to_sent(
     expect(page.get_by_role("heading", name="chloe@example.com")).to_be_visible()
     expect(page.locator(".meta")).to_contain_text("channel Letter (Unsubscribed)")
     expect(page.locator(".meta")).to_contain_text("invited back")
-    expect(page.locator("dl.headers dd").first).to_have_text("We're sorry about all those emails, <i>Chloé</i>")
-    email_html = page.frame_locator("iframe.email-preview")
-    expect(email_html.locator("body")).to_contain_text("Hi <i>Chloé</i>,")
-    expect(email_html.locator("body")).to_contain_text("you received 4 emails from us")
-    expect(email_html.locator("p.invitation")).to_contain_text(chloe.short_code)
-    # The name's markup is text: no element came from it.
-    expect(email_html.locator("i")).to_have_count(0)
-    text = page.locator("pre.email-text")
-    expect(text).to_contain_text("Hi <i>Chloé</i>,")
-    expect(text).to_contain_text("you received 4 emails from us")
-    expect(text).to_contain_text(f"type your code {chloe.short_code}")
+    expect(page.locator(".meta")).to_contain_text(chloe.short_code)
+    # A letter recipient is shown their letter's pages, not an email that will never be sent.
+    expect(page.get_by_role("heading", name="The letter")).to_be_visible()
+    expect(page.locator("dl.headers")).to_have_count(0)
+    expect(page.get_by_role("img", name=re.compile("Page 1 of the letter to chloe@example.com"))).to_be_visible()
     screenshot(page, tmp_path, "preview-letter")
+
+    # An email recipient's preview: the subject, the branded HTML part and the text part, markup as text.
+    zoe = Recipient.objects.get(campaign__name="Sorry for the loop", email="zoe@example.com")
+    page.goto(f"/campaigns/people/{zoe.id}/")
+    expect(page.locator("dl.headers dd").first).to_have_text("We're sorry about all those emails, <b>Zoë</b>")
+    email_html = page.frame_locator("iframe.email-preview")
+    expect(email_html.locator("body")).to_contain_text("Hi <b>Zoë</b>,")
+    expect(email_html.locator("body")).to_contain_text("you received 12 emails from us")
+    expect(email_html.locator("p.footer")).to_contain_text("Unsubscribe")
+    # The name's markup is text: no element came from it.
+    expect(email_html.locator(".amends-body b")).to_have_count(0)
+    text = page.locator("pre.email-text")
+    expect(text).to_contain_text("Hi <b>Zoë</b>,")
+    expect(text).to_contain_text("you received 12 emails from us")
+    expect(page.locator("table.data")).to_contain_text("12 emails")
 
     # Submitted: the author is told a second person has to approve.
     page.get_by_role("link", name="Sorry for the loop").click()

@@ -42,10 +42,11 @@ def letter(settings):
     return campaign.recipients.get(email="zoe@example.com")
 
 
-def phone(browser: Browser, base_url: str, *, javascript: bool = True) -> Page:
+def phone(browser: Browser, base_url: str, *, javascript: bool = True, shots=None) -> Page:
     context = browser.new_context(base_url=base_url, viewport=PHONE, java_script_enabled=javascript, is_mobile=True)
     context.set_default_timeout(10_000)
-    return context.new_page()
+    page = context.new_page()
+    return shots.watch(page) if shots else page
 
 
 def accessibility_violations(page: Page) -> list[str]:
@@ -53,8 +54,8 @@ def accessibility_violations(page: Page) -> list[str]:
     return [f"{v['id']}: {v['help']}" for v in results.response["violations"]]
 
 
-def test_it_takes_a_letter_reader_back_and_shows_it_to_staff(browser, base_url, letter, live_server):
-    page = phone(browser, base_url)
+def test_it_takes_a_letter_reader_back_and_shows_it_to_staff(browser, base_url, letter, live_server, screenshots):
+    page = phone(browser, base_url, shots=screenshots)
     hosts: set[str] = set()
     page.on("request", lambda r: hosts.add(re.sub(r"^\w+://([^/:]+).*$", r"\1", r.url)))
 
@@ -102,7 +103,7 @@ def test_it_takes_a_letter_reader_back_and_shows_it_to_staff(browser, base_url, 
     )
     assert response.status_code == 200
 
-    staff = browser.new_context(base_url=base_url).new_page()
+    staff = screenshots.watch(browser.new_context(base_url=base_url).new_page())
     user = make_user("viewer1", "viewer")
     user.set_password("pw-Amends-1")
     user.save()
@@ -115,13 +116,16 @@ def test_it_takes_a_letter_reader_back_and_shows_it_to_staff(browser, base_url, 
     expect(staff.locator(".replies-cards")).to_contain_text("1 thank you")
     staff.goto(f"/campaigns/{letter.campaign_id}/replies/")
     expect(staff.locator("article.reply")).to_contain_text("Thanks for owning up")
+    staff.context.close()
+    page.context.close()
 
 
-def test_it_works_without_javascript(browser, base_url, letter):
-    page = phone(browser, base_url, javascript=False)
+def test_it_works_without_javascript(browser, base_url, letter, screenshots):
+    page = phone(browser, base_url, javascript=False, shots=screenshots)
     page.goto("/sorry/")
     page.get_by_label("The code from your letter").fill(letter.short_code)
     page.get_by_role("button", name="Continue").click()
     page.get_by_role("button", name=re.compile("No thanks")).click()
     expect(page.get_by_role("heading", name="You stay unsubscribed")).to_be_visible()
     assert Consent.objects.get().choice == "stay_unsubscribed"
+    page.context.close()

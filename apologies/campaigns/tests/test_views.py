@@ -160,8 +160,16 @@ def test_it_filters_and_exports_who_gets_what(client, marketer, campaign):
 
 def test_it_edits_country_rules(client, marketer, campaign):
     client.force_login(marketer)
-    client.post(reverse("apologies:policies"), {"country": "de", "invite_allowed": "on", "note": "counsel says yes"})
-    assert CountryPolicy.objects.get(country="DE").invite_allowed is True
+    form = {"country": "de", "letter_allowed": "on", "invite_allowed": "on", "note": "counsel says yes"}
+    response = client.post(reverse("apologies:policies"), form)
+    assert response.status_code == 200 and "lawful reason" in response.content.decode()
+    reasons = {"letter_reason": "not marketing", "gift_reason": "marketing", "invite_reason": "consent on file"}
+    client.post(reverse("apologies:policies"), {**form, **reasons})
+    policy = CountryPolicy.objects.get(country="DE")
+    assert (policy.letter_allowed, policy.gift_allowed, policy.invite_allowed) == (True, False, True)
+    assert policy.invite_reason == "consent on file"
+    html = client.get(reverse("apologies:policies")).content.decode()
+    assert "consent on file" in html and "Apology letter" in html
 
 
 def test_it_pauses_and_resumes_from_the_page(client, marketer, approver, campaign, django_capture_on_commit_callbacks):

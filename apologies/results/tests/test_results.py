@@ -40,9 +40,9 @@ def scenario(marketer, approver):
         )
     letters = list(campaign.recipients.filter(channel="letter").order_by("email"))
     for r in letters[:2]:
-        wayback.consent_record(recipient=r, choice="resubscribe", via="letter_link", ip=None, user_agent="")
-    wayback.consent_record(recipient=letters[2], choice="resubscribe", via="letter_code", ip=None, user_agent="")
-    wayback.consent_record(recipient=letters[3], choice="never_again", via="letter_link", ip=None, user_agent="")
+        wayback.consent_record(recipient=r, choice="resubscribe", arrived="link", ip=None, user_agent="")
+    wayback.consent_record(recipient=letters[2], choice="resubscribe", arrived="code", ip=None, user_agent="")
+    wayback.consent_record(recipient=letters[3], choice="never_again", arrived="link", ip=None, user_agent="")
     return campaign
 
 

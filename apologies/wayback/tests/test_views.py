@@ -1,3 +1,6 @@
+import threading
+from urllib.parse import urlsplit
+
 import pytest
 from django.core import mail as django_mail
 from django.core import signing
@@ -8,6 +11,7 @@ from apologies import links
 from apologies.campaigns import planning
 from apologies.models import Consent
 from apologies.tests.factories import IncidentFactory, contact, person
+from config.clientip import client_ip
 from incidents.models import Suppression
 
 pytestmark = pytest.mark.django_db
@@ -31,8 +35,8 @@ def letter(marketer):
     return campaign.recipients.get()
 
 
-def token_url(recipient) -> str:
-    return reverse("sorry_person", args=[links.sorry_token(recipient)])
+def token_url(recipient, via: str = links.VIA_LINK) -> str:
+    return reverse("sorry_person", args=[links.sorry_token(recipient, via=via)])
 
 
 def test_it_shows_the_personal_apology_on_get_and_changes_nothing(client, letter):
@@ -50,8 +54,9 @@ def test_it_shows_the_personal_apology_on_get_and_changes_nothing(client, letter
 def test_it_resubscribes_on_post_and_says_so(letter):
     client = Client(enforce_csrf_checks=True, HTTP_USER_AGENT="Mozilla/5.0 (phone)")
     response = client.post(token_url(letter), {"choice": "resubscribe"}, REMOTE_ADDR="203.0.113.7")
-    html = response.content.decode()
-    assert response.status_code == 200
+    assert response.status_code == 303  # a reload of the answer never posts again
+    assert response["Location"] == token_url(letter) + "/done"
+    html = client.get(response["Location"]).content.decode()
     assert "You are subscribed again as <strong>j***@example.com</strong>" in html
     consent = Consent.objects.get()
     assert (consent.choice, consent.via, consent.channel) == ("resubscribe", "letter_link", "letter")
@@ -71,13 +76,13 @@ def test_it_counts_a_double_post_once(client, letter):
 
 
 def test_it_puts_never_again_on_the_suppression_list(client, letter):
-    html = client.post(token_url(letter), {"choice": "never_again"}).content.decode()
+    html = client.post(token_url(letter), {"choice": "never_again"}, follow=True).content.decode()
     assert "We will not contact you again" in html
     assert Suppression.objects.filter(email="jane@example.com", reason="never_again").exists()
 
 
 def test_it_keeps_someone_unsubscribed_who_says_no(client, letter):
-    html = client.post(token_url(letter), {"choice": "stay_unsubscribed"}).content.decode()
+    html = client.post(token_url(letter), {"choice": "stay_unsubscribed"}, follow=True).content.decode()
     assert "You stay unsubscribed" in html
     assert Suppression.objects.filter(email="jane@example.com", reason="unsubscribed").exists()
 
@@ -99,41 +104,124 @@ def test_it_reads_codes_however_they_are_typed(client, letter, typed):
         code=code, lower=code.lower(), spaced=" ".join(code.replace("-", "")), nodash=code.replace("-", "")
     )
     response = client.post(reverse("sorry"), {"code": text})
-    assert response.status_code == 302
-    assert response["Location"] == token_url(letter) + "?via=code"
+    assert response.status_code == 303
+    assert response["Location"] == token_url(letter, via=links.VIA_CODE)
 
 
 def test_it_forgives_look_alike_characters(client, letter):
     letter.short_code = "ABCD-EF2H"
     letter.save()
     for typed in ["abcd-efzh", "ABCDEFZH"]:
-        assert client.post(reverse("sorry"), {"code": typed}).status_code == 302
+        assert client.post(reverse("sorry"), {"code": typed}).status_code == 303
     letter.short_code = "DQ7J-KMNP"
     letter.save()
-    assert client.post(reverse("sorry"), {"code": "0Q7J KMNP"}).status_code == 302
+    assert client.post(reverse("sorry"), {"code": "0Q7J KMNP"}).status_code == 303
 
 
 def test_it_answers_a_wrong_code_kindly(client, letter):
     response = client.post(reverse("sorry"), {"code": "ZZZZ-ZZZZ"})
-    assert response.status_code == 404
-    html = response.content.decode()
-    assert "We could not find that code" in html
-    assert 'name="code"' in html
+    assert response.status_code == 303
+    html = client.get(response["Location"]).content.decode()
+    assert "We could not find that code" in html and "9 tries left" in html
+    assert 'name="code"' in html and 'value="ZZZZ-ZZZZ"' in html
 
 
 def test_it_stops_guessing_after_ten_wrong_tries(client, letter):
     for _ in range(10):
-        assert client.post(reverse("sorry"), {"code": "ZZZZ-ZZZZ"}).status_code == 404
+        assert client.post(reverse("sorry"), {"code": "ZZZZ-ZZZZ"}).status_code == 303
     response = client.post(reverse("sorry"), {"code": letter.short_code})
     assert response.status_code == 429
     assert "try again later" in response.content.decode().lower()
+    assert client.get(reverse("sorry")).status_code == 429
     other = Client(REMOTE_ADDR="198.51.100.9")
-    assert other.post(reverse("sorry"), {"code": letter.short_code}, REMOTE_ADDR="198.51.100.9").status_code == 302
+    assert other.post(reverse("sorry"), {"code": letter.short_code}, REMOTE_ADDR="198.51.100.9").status_code == 303
+
+
+def test_it_counts_parallel_wrong_codes_atomically(settings):
+    """200 guesses at once get at most AMENDS_CODE_TRIES tries: the count is taken before any lookup."""
+    from apologies.wayback import services as wayback
+
+    answered = []
+    start = threading.Barrier(200)
+
+    def guess():
+        start.wait()
+        answered.append(wayback.code_try_take("192.0.2.50"))
+
+    threads = [threading.Thread(target=guess) for _ in range(200)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(answered) == settings.AMENDS_CODE_TRIES == 10
+
+
+def test_it_takes_the_client_address_from_the_configured_proxy_only(rf, settings):
+    request = rf.get("/sorry/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    settings.TRUSTED_PROXY_COUNT = 0
+    assert client_ip(request) == "10.0.0.2"  # no proxy configured: a sent header is not believed
+    settings.TRUSTED_PROXY_COUNT = 1
+    assert client_ip(request) == "203.0.113.9"
+    spoofed = rf.get("/sorry/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.9")
+    assert client_ip(spoofed) == "203.0.113.9"  # what the client wrote to the left is not believed
+
+
+def test_it_opens_a_code_typed_into_the_path(client, letter):
+    for path in [f"/sorry/{letter.short_code}", f"/Sorry/{letter.short_code.lower()}"]:
+        response = client.get(path, follow=True)
+        assert response.status_code == 200, path
+        assert "Jane, we" in response.content.decode()
+    response = client.get("/sorry/ZZZZ-ZZZZ")
+    assert response.status_code == 404 and "We could not find that code" in response.content.decode()
+
+
+def test_it_never_loops_on_an_unknown_public_path(client):
+    response = client.get("/sorry/a/b", follow=True)
+    assert response.status_code == 400 and "This link is not valid" in response.content.decode()
+
+
+@pytest.mark.parametrize("path", ["/SORRY", "/Sorry/", "/sorry", "/sOrRy/"])
+def test_it_forgives_how_the_easy_url_is_typed(client, path):
+    response = client.get(path, follow=True)
+    assert response.status_code == 200
+    assert '<label for="code">' in response.content.decode()
+
+
+@pytest.mark.parametrize("form", [{"choice": "resubscribe"}, {"choice": "resubscribe", "via": ""}])
+def test_it_never_skips_double_opt_in_for_a_typed_code(client, letter, form):
+    """Dropping or forging the old hidden "via" field cannot turn a typed code into a re-subscription."""
+    response = client.post(reverse("sorry"), {"code": letter.short_code})
+    client.post(response["Location"], {**form, "via": "letter_link"} if "via" in form else form)
+    consent = Consent.objects.get()
+    assert consent.via == "letter_code" and consent.confirmation_sent_at and consent.confirmed_at is None
+    assert Suppression.objects.filter(email="jane@example.com", reason="unsubscribed").exists()
+    assert len(django_mail.outbox) == 1
+
+
+def test_it_refuses_a_token_whose_arrival_was_edited(letter):
+    token = links.sorry_token(letter, via=links.VIA_CODE)
+    forged = signing.dumps(letter.id, salt="other")
+    assert links.sorry_token_read(token) == (letter.id, links.VIA_CODE)
+    assert links.sorry_token_read(forged) is None
+    assert links.sorry_token_read(links.sorry_token(letter)) == (letter.id, links.VIA_LINK)
+
+
+def test_it_shows_a_pending_confirmation_truthfully_and_resends(client, letter, settings):
+    settings.AMENDS_CONFIRM_RESEND_SECONDS = 0
+    url = token_url(letter, via=links.VIA_CODE)
+    client.post(url, {"choice": "resubscribe"})
+    for page in (url, url + "/done"):
+        html = client.get(page).content.decode()
+        assert "You already chose" not in html and "subscribed again" not in html.lower().split("<h2")[0]
+        assert "waiting for you to confirm" in html.lower() and "j***@example.com" in html
+    response = client.post(reverse("sorry_resend", args=[url.rsplit("/", 1)[1]]))
+    assert response.status_code == 303
+    assert len(django_mail.outbox) == 2
 
 
 def test_it_confirms_a_code_resignup_by_email_first(client, letter):
-    url = token_url(letter) + "?via=code"
-    html = client.post(url, {"choice": "resubscribe", "via": "code"}).content.decode()
+    url = token_url(letter, via=links.VIA_CODE)
+    html = client.post(url, {"choice": "resubscribe"}, follow=True).content.decode()
     assert "Check your inbox" in html
     consent = Consent.objects.get()
     assert consent.via == "letter_code" and consent.confirmed_at is None and not consent.counts
@@ -141,11 +229,13 @@ def test_it_confirms_a_code_resignup_by_email_first(client, letter):
     email = django_mail.outbox[0]
     assert email.to == ["jane@example.com"]
     confirm = next(word for word in email.body.split() if "/confirm/" in word)
-    path = confirm.split("testserver")[-1].replace("http://127.0.0.1:8000", "")
+    path = urlsplit(confirm).path
     assert "Yes, confirm" in client.get(path).content.decode()
     consent.refresh_from_db()
     assert consent.confirmed_at is None
-    html = client.post(path).content.decode()
+    response = client.post(path)
+    assert response.status_code == 303
+    html = client.get(path).content.decode()
     assert "You are subscribed again" in html
     consent.refresh_from_db()
     assert consent.confirmed_at is not None and consent.counts

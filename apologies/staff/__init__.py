@@ -1,0 +1,1 @@
+"""Staff preferences: the time zone each marketer reads times in."""
