@@ -245,6 +245,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A running import whose progress has not moved for this long lost its worker and is run again.
 IMPORT_STALE_SECONDS = env.int("IMPORT_STALE_SECONDS", default=120)
+# A file whose worker dies this many times (killed, out of memory) fails with the reason instead of running again.
+IMPORT_MAX_ATTEMPTS = env.int("IMPORT_MAX_ATTEMPTS", default=3)
 # Bounds on what one uploaded file may cost a worker; a file past one is refused with a message naming it.
 # Bytes after gunzip: a send log of tens of millions of events fits, a decompression bomb does not.
 IMPORT_MAX_DECOMPRESSED_BYTES = env.int("IMPORT_MAX_DECOMPRESSED_BYTES", default=8 * 1024**3)

@@ -14,12 +14,13 @@ from celery import signature
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from . import sendlogs
 from .contacts.services import contacts_import_run, suppressions_import_run
 from .ledger import ledger_compute
-from .models import Import, Incident
+from .models import Import, ImportStopped, Incident
 from .sendlogs.generic_csv import read_word, status_preview
 from .sendlogs.readers import encoding_label
 from .sendlogs.tabular import time_reader
@@ -163,7 +164,7 @@ def import_run(*, import_id: int, path: str | None = None) -> Import | None:
     """Run one queued import to the end. Safe to call twice: only the caller that claims it runs it."""
     now = timezone.now()
     claimed = Import.objects.filter(id=import_id, status=Import.Status.QUEUED).update(
-        status=Import.Status.RUNNING, started_at=now, heartbeat_at=now
+        status=Import.Status.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1
     )
     if claimed != 1:
         return None
@@ -171,12 +172,15 @@ def import_run(*, import_id: int, path: str | None = None) -> Import | None:
     try:
         if imp.kind == Import.Kind.SENDLOG:
             _run_sendlog(imp, path)
-        elif imp.kind == Import.Kind.CONTACTS:
-            contacts_import_run(imp=imp, limits=import_limits())
         else:
-            suppressions_import_run(imp=imp, limits=import_limits())
+            # All or nothing: a file that fails part-way keeps none of its rows, as its message says.
+            run = contacts_import_run if imp.kind == Import.Kind.CONTACTS else suppressions_import_run
+            with transaction.atomic():
+                run(imp=imp, limits=import_limits())
+    except ImportStopped:
+        log.info("import %s was discarded while running; nothing from it was kept", imp.id)
     except sendlogs.FormatError as e:
-        imp.finish(Import.Status.FAILED, str(e))
+        imp.finish(Import.Status.FAILED, f"{e} Nothing from this file was kept.")
     except Exception:
         log.exception("import %s failed", imp.id)
         imp.finish(Import.Status.FAILED, "The import stopped on an unexpected error; nothing from it was kept.")
@@ -197,12 +201,35 @@ def import_requeue_stale(*, older_than_seconds: int | None = None) -> int:
         Import.objects.filter(status=Import.Status.RUNNING, heartbeat_at__lt=cutoff).values_list("id", flat=True)
     )
     for import_id in stale:
-        requeued = Import.objects.filter(id=import_id, status=Import.Status.RUNNING, heartbeat_at__lt=cutoff).update(
-            status=Import.Status.QUEUED, bytes_read=0, rows_read=0, rejected=0, errors=[]
+        running = Import.objects.filter(id=import_id, status=Import.Status.RUNNING, heartbeat_at__lt=cutoff)
+        # A file whose worker died IMPORT_MAX_ATTEMPTS times (out of memory, killed) is not tried again.
+        given_up = running.filter(attempts__gte=settings.IMPORT_MAX_ATTEMPTS).update(
+            status=Import.Status.FAILED,
+            finished_at=timezone.now(),
+            message=f"The worker stopped {settings.IMPORT_MAX_ATTEMPTS} times on this file (killed or out of "
+            "memory); it is not tried again. Nothing from it was kept.",
         )
-        if requeued:
+        if not given_up and running.update(
+            status=Import.Status.QUEUED, bytes_read=0, rows_read=0, rejected=0, errors=[]
+        ):
             import_enqueue(imp=Import(id=import_id))
     return len(stale)
+
+
+def import_discard(*, imp: Import, user) -> bool:
+    """Stop an import that waits for a mapping, is queued or is stuck running; its file is deleted.
+
+    A worker running it stops at its next heartbeat and keeps nothing. Returns False when it had finished.
+    """
+    stoppable = (Import.Status.NEEDS_MAPPING, Import.Status.QUEUED, Import.Status.RUNNING)
+    who = user.get_username() if user is not None else "someone"
+    if not Import.objects.filter(id=imp.id, status__in=stoppable).update(
+        status=Import.Status.FAILED, finished_at=timezone.now(), message=f"Discarded by {who}; nothing was kept."
+    ):
+        return False
+    if imp.file:
+        imp.file.delete(save=False)
+    return True
 
 
 STAGING_COLUMNS = (
@@ -350,6 +377,7 @@ def _run_sendlog(imp: Import, path: str | None = None) -> None:
                     raise sendlogs.FormatError(f"This file holds no events ({label}).")
                 cols = "key, recipient, recipient_raw, occurred_at, event, message_id, workflows, esp_event_id, detail"
                 values = ", ".join(STAGING_TIME[connection.vendor] if c == "ts" else c for c in STAGING_COLUMNS)
+                imp.save_progress(force=True)  # discarded meanwhile? then stop before merging anything
                 with transaction.atomic():
                     if connection.vendor == "postgresql":
                         # Not waiting for the WAL flush is safe here: a crash loses the whole transaction,

@@ -115,6 +115,10 @@ def parse_tier_bounds(text: str) -> list[int]:
     return bounds
 
 
+class ImportStopped(Exception):
+    """The import was discarded (or finished elsewhere) while a worker was running it."""
+
+
 class Import(models.Model):
     """One uploaded file and its progress: a send log, a contact list or a suppression export."""
 
@@ -159,6 +163,8 @@ class Import(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     # Refreshed with every progress write; a RUNNING import whose heartbeat stopped lost its worker.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # How many times a worker started on it: a file that kills its worker is not tried forever.
+    attempts = models.PositiveSmallIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -204,12 +210,14 @@ class Import(models.Model):
         self._progress_at = now
         if bytes_read is not None:
             self.bytes_read = bytes_read
-        Import.objects.filter(id=self.id).update(
+        # Conditional on RUNNING: a discarded import finds out at its next heartbeat and stops.
+        if not Import.objects.filter(id=self.id, status=Import.Status.RUNNING).update(
             bytes_read=self.bytes_read,
             rows_read=self.rows_read,
             rejected=self.rejected,
             heartbeat_at=timezone.now(),
-        )
+        ):
+            raise ImportStopped(f"import {self.id} is no longer running")
 
     def progress(self) -> dict:
         return {

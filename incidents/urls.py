@@ -17,6 +17,7 @@ urlpatterns = [
     path("imports/<int:import_id>/", views.import_detail, name="import_detail"),
     path("imports/<int:import_id>/mapping/", views.import_mapping, name="import_mapping"),
     path("imports/<int:import_id>/progress/", views.import_progress, name="import_progress"),
+    path("imports/<int:import_id>/discard/", views.import_discard, name="import_discard"),
     path("contacts/", views.contact_list, name="contacts"),
     path("contacts/upload/", views.contact_upload, name="contact_upload"),
     path("contacts/<int:contact_id>/edit/", views.contact_edit, name="contact_edit"),

@@ -381,3 +381,17 @@ def suppression_upload(request: HttpRequest) -> HttpResponse:
         user=request.user,
     )
     return redirect(imp)
+
+
+@login_required
+@permission_required("incidents.add_import", raise_exception=True)
+@require_POST
+def import_discard(request: HttpRequest, import_id: int) -> HttpResponse:
+    imp = get_object_or_404(Import, id=import_id)
+    if imp.incident_id is not None:
+        editable_incident(request, imp.incident_id)
+    if imports.import_discard(imp=imp, user=request.user):
+        messages.success(request, f"{imp.original_name} discarded: nothing from it was kept.")
+    else:
+        messages.error(request, "This import had already finished: there is nothing to discard.")
+    return redirect(imp.incident if imp.incident_id else "incidents:contacts")

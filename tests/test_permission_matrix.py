@@ -56,6 +56,7 @@ MATRIX: dict[str, dict[str, set[str]]] = {
     "incidents:import_detail": entry(SIGNED_IN, NOBODY),
     "incidents:import_mapping": entry(NOBODY, EDIT),
     "incidents:import_progress": entry(SIGNED_IN, NOBODY),
+    "incidents:import_discard": entry(NOBODY, EDIT),
     "incidents:contacts": entry(SIGNED_IN, NOBODY),
     "incidents:contact_upload": entry(NOBODY, EDIT),
     "incidents:contact_edit": entry(EDIT, EDIT),

@@ -1,0 +1,62 @@
+"""Imports that cannot be trusted halfway: all or nothing, discarded on request, not retried forever."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.files.base import ContentFile
+from django.urls import reverse
+from django.utils import timezone
+
+from incidents import imports
+from incidents.models import Contact, Import, ImportStopped
+from incidents.tests.factories import IncidentFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def contacts_import(body: bytes, encoding: str = "") -> Import:
+    imp = Import.objects.create(
+        kind=Import.Kind.CONTACTS, original_name="contacts.csv", status=Import.Status.QUEUED, encoding=encoding
+    )
+    imp.file.save("contacts.csv", ContentFile(body))
+    return imp
+
+
+def test_it_keeps_nothing_of_a_contacts_file_that_fails_after_2000_good_rows():
+    good = b"".join(b"c%d@example.com,Jane,US\n" % i for i in range(2000))
+    body = b"email,first_name,country\n" + good + b"bad@example.com,J\xff\xfe\xfdr\xf4me,FR\n"
+    imp = contacts_import(body, encoding="utf-8")  # chosen as UTF-8: the last line cannot be read
+    imports.import_run(import_id=imp.id)
+    imp.refresh_from_db()
+    assert imp.status == "failed" and "Nothing from this file was kept" in imp.message
+    assert Contact.objects.count() == 0  # as the message says
+
+
+def test_it_discards_a_stuck_import_from_its_page_and_a_running_worker_stops(marketer_client, marketer):
+    incident = IncidentFactory(owner=marketer)
+    imp = Import.objects.create(incident=incident, kind=Import.Kind.SENDLOG, original_name="log.json")
+    Import.objects.filter(id=imp.id).update(status=Import.Status.RUNNING, heartbeat_at=timezone.now())
+    page = marketer_client.get(reverse("incidents:import_detail", args=[imp.id])).content.decode()
+    assert "Stop and discard this import" in page
+
+    response = marketer_client.post(reverse("incidents:import_discard", args=[imp.id]))
+    assert response.status_code == 302
+    imp.refresh_from_db()
+    assert imp.status == "failed" and imp.message.startswith("Discarded by maya")
+    with pytest.raises(ImportStopped):
+        imp.save_progress(force=True)  # what the worker still running it hits at its next step
+
+
+def test_it_gives_up_on_a_file_that_killed_its_worker_three_times(settings):
+    settings.IMPORT_MAX_ATTEMPTS = 3
+    imp = Import.objects.create(incident=IncidentFactory(), kind=Import.Kind.SENDLOG, original_name="bomb.json.gz")
+    stale = timezone.now() - timedelta(hours=1)
+    Import.objects.filter(id=imp.id).update(status=Import.Status.RUNNING, heartbeat_at=stale, attempts=2)
+    imports.import_requeue_stale(older_than_seconds=60)
+    imp.refresh_from_db()
+    assert imp.status == "queued"  # two deaths: one more try
+
+    Import.objects.filter(id=imp.id).update(status=Import.Status.RUNNING, heartbeat_at=stale, attempts=3)
+    imports.import_requeue_stale(older_than_seconds=60)
+    imp.refresh_from_db()
+    assert imp.status == "failed" and "stopped 3 times" in imp.message
