@@ -199,6 +199,7 @@ def world(users) -> dict[str, object]:
         "token": links.sorry_token(recipient),
         "page": 1,
         "rest": "7AYA-B96Q",
+        "color": "b3261e",
     }
 
 

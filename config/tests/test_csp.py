@@ -10,8 +10,9 @@ from django.urls import reverse
 from apologies.models import CapturedEmail
 
 TEMPLATES = Path(django_settings.BASE_DIR) / "templates"
-# Rendered by WeasyPrint into PDFs, never served to a browser: no Content-Security-Policy applies.
-PDF_ONLY = {"apologies/letters/letter.html"}
+# Rendered by WeasyPrint into PDFs, or into emails (mail clients ignore linked stylesheets), never served
+# as pages: no Content-Security-Policy applies. The staff email preview shows them in a sandboxed frame.
+PDF_ONLY = {"apologies/letters/letter.html", "apologies/email/layout.html"}
 INLINE = [
     re.compile(r"<style\b", re.I),
     re.compile(r"\sstyle\s*=", re.I),

@@ -68,12 +68,15 @@ def test_it_refuses_approval_of_emails_without_unsubscribe_link_or_postal_addres
     assert "HTML body of the default / any tier words lacks {{ unsubscribe_url }} and {{ postal_address }}" in message
 
     template.text_body = template.html_body = "{{ unsubscribe_url }} {{ postal_address }}"
-    template.save()
+    lifecycle.template_save(template=template, user=marketer)  # new words: back to draft, submitted again
     settings.AMENDS_POSTAL_ADDRESS = ""
+    campaign.refresh_from_db()
+    lifecycle.campaign_submit(campaign=campaign, user=marketer)
     with pytest.raises(CampaignError, match="there is no postal address"):
         lifecycle.campaign_approve(campaign=campaign, user=approver)
     campaign.postal_address = "MINI USA, 300 Chestnut Ridge Rd, Woodcliff Lake, NJ 07677"
-    campaign.save()
+    lifecycle.campaign_settings_save(campaign=campaign, changed=["postal_address"], user=marketer)
+    lifecycle.campaign_submit(campaign=campaign, user=marketer)
     lifecycle.campaign_approve(campaign=campaign, user=approver)
 
 
