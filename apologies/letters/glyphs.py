@@ -83,6 +83,7 @@ def page_missing(page) -> str:
     for box in page._page_box.descendants():  # noqa: SLF001 - WeasyPrint keeps the laid-out tree there
         if not isinstance(box, boxes.TextBox) or covered(box.text):
             continue
+        box.pango_layout.reactivate(box.style)  # WeasyPrint keeps layouts asleep between layout and drawing
         line, _ = box.pango_layout.get_first_line()
         run = line.runs[0]
         while run != ffi.NULL:
@@ -93,4 +94,5 @@ def page_missing(page) -> str:
                     if not invisible(ch) and ch not in found:
                         found.append(ch)
             run = run.next
+        box.pango_layout.deactivate()
     return "".join(found)

@@ -400,8 +400,8 @@ def mark_pages(pages: list, sequence: int, *, duplex: bool) -> None:
             if getattr(child, "at_keyword", "") == "@bottom-left":
                 for box in child.descendants():
                     if isinstance(box, TextBox) and box.text.startswith(f"{sequence:06d} "):
-                        box.text = text
-                        box.pango_layout.set_text(text)
+                        # Drawing re-shapes the text from here (the layout sleeps between layout and drawing).
+                        box.text = box.pango_layout.text = text
 
 
 def letters_layout(writer: LetterWriter, items: list[LetterInput], *, duplex: bool, on_chunk=None) -> Laid:

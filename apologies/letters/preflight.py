@@ -159,6 +159,9 @@ def sheet_problems(campaign: Campaign) -> list[Problem]:
             pages = len(layout.letter_pages(recipient=recipient))
         except CampaignError:
             continue
+        except Exception as exc:  # noqa: BLE001 - the batch itself will fail and say why; the preflight says it too
+            problems.append(Problem(f"A sample letter could not be laid out: {type(exc).__name__}: {exc}", False))
+            continue
         sheets = (pages + 1) // 2 if writer.ls.duplex else pages
         if sheets > envelope.sheet_limit:
             problems.append(

@@ -38,7 +38,7 @@ def test_it_exports_every_batch_as_pdf_and_manifest(marketer, approver, tmp_path
     for n in (1, 2):
         [row] = csv.DictReader((tmp_path / "out" / f"{stem}-00{n}-manifest.csv").open(encoding="utf-8"))
         pdf = (tmp_path / "out" / f"{stem}-00{n}.pdf").read_bytes()
-        assert (row["sequence"], row["first_page"], row["last_page"]) == (str(n), "1", "1")
+        assert (row["sequence"], row["first_page"], row["last_page"]) == (str(n), "1", "2")  # with its blank back
         assert pdf_page_count(pdf) == 2  # the letter and its blank back
     assert set(LetterBatch.objects.values_list("status", flat=True)) == {"downloaded"}
 
