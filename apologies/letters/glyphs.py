@@ -61,14 +61,26 @@ def coverage() -> frozenset[int]:
     return frozenset(points)
 
 
+@functools.cache
+def any_font_has(ch: str) -> bool:
+    """Whether some installed font has the character: where Pango falls back to beyond the letter's stack."""
+    try:
+        out = subprocess.run(
+            ["fc-list", f":charset={ord(ch):x}", "file"], capture_output=True, text=True, timeout=5, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return bool(out.strip())
+
+
 def missing_chars(text: str) -> str:
-    """The characters of text no installed font of the letter can print, each once, in order."""
+    """The characters of text no installed font can print, each once, in order."""
     if covered(text):
         return ""
     have = coverage()
     found = []
     for ch in text:
-        if ord(ch) not in have and not invisible(ch) and ch not in found:
+        if ord(ch) not in have and not invisible(ch) and ch not in found and not any_font_has(ch):
             found.append(ch)
     return "".join(found)
 
