@@ -272,6 +272,8 @@ def address_fit(lines: list[str], envelope: Envelope) -> Fit:
 def return_fit(lines: list[str], envelope: Envelope) -> Fit:
     """The return address: in the US return window, or on one line above the A4 address."""
     if envelope.return_window is None:
+        if len(lines) > 5:
+            return Fit(None, f"{len(lines)} lines do not fit the return window's sender line: at most 5")
         text = " · ".join(lines)
         wide = text_width_pt(text, RETURN_LINE_SIZE)
         zone = envelope.zone

@@ -7,7 +7,7 @@ import io
 import secrets
 import zipfile
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -116,6 +116,7 @@ class BatchRun:
     batches: list[LetterBatch]
     held: list[Held]
     never_again: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def letters(self) -> int:
@@ -133,7 +134,8 @@ def batches_create(*, campaign: Campaign, user, size: int | None = None) -> Batc
     sender = sender_lines(ls)
     if len(sender) < 2:
         raise CampaignError("Add the return address first: a letter the post cannot return is lost.")
-    blocking = [p.message for p in preflight.letters_preflight(campaign=campaign) if p.blocks]
+    checked = preflight.letters_preflight(campaign=campaign)
+    blocking = [p.message for p in checked if p.blocks]
     if blocking:
         raise CampaignError("Fix these before printing: " + " ".join(blocking))
     size = max(1, size or ls.batch_size)
@@ -221,7 +223,7 @@ def batches_create(*, campaign: Campaign, user, size: int | None = None) -> Batc
         for batch in batches:
             batch_id = batch.id
             transaction.on_commit(lambda b=batch_id: _enqueue_render(b))
-    return BatchRun(batches, held, len(never))
+    return BatchRun(batches, held, len(never), [p.message for p in checked if not p.blocks])
 
 
 def _enqueue_render(batch_id: int) -> None:
@@ -450,6 +452,7 @@ class Export:
     batches: list[LetterBatch]
     held: list[Held]
     busy: list[int]
+    preflight: list[preflight.Problem] = field(default_factory=list)
 
 
 def campaign_export(*, campaign: Campaign, outdir: Path, user=None, size: int | None = None) -> Export:
@@ -457,6 +460,7 @@ def campaign_export(*, campaign: Campaign, outdir: Path, user=None, size: int | 
     if campaign.status not in STARTED:
         raise CampaignError(f"Letters are printed once sending has started; this campaign is {campaign.status}.")
     held: list[Held] = []
+    checked = preflight.letters_preflight(campaign=campaign)
     pending = campaign.deliveries.filter(
         channel=Recipient.Channel.LETTER, status=Delivery.Status.QUEUED, letter__isnull=True
     ).exists()
@@ -481,4 +485,4 @@ def campaign_export(*, campaign: Campaign, outdir: Path, user=None, size: int | 
         files += [pdf_path, csv_path]
         batch_downloaded(batch=batch, user=user)
         done.append(batch)
-    return Export(files, done, held, busy)
+    return Export(files, done, held, busy, checked)
