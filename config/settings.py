@@ -176,7 +176,7 @@ AMENDS_LETTERS_INSERT_SLACK_IN = {
     "c6": env.float("AMENDS_LETTERS_SLACK_C6_IN", default=round(9 / 25.4, 3)),  # 114 mm - 105 mm
 }
 # Letters print the logo and sender from the campaign's letter settings, else these (a path under static/).
-AMENDS_LETTERS_LOGO = env("AMENDS_LETTERS_LOGO", default="letters/amends-logo.svg")
+AMENDS_LETTERS_LOGO = env("AMENDS_LETTERS_LOGO", default="letters/amends-logo.png")
 # An ICC output profile (a file path) for PDF/X-4 print profiles; empty: no output intent is embedded.
 AMENDS_LETTERS_ICC_PROFILE = env("AMENDS_LETTERS_ICC_PROFILE", default="")
 # Images in letters must reach this many pixels per inch at their printed size.

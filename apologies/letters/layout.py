@@ -25,7 +25,7 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import escape, linebreaks
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import mark_safe
 from weasyprint import CSS, HTML
 from weasyprint.formatting_structure.boxes import TextBox
 from weasyprint.text.fonts import FontConfiguration
@@ -37,7 +37,16 @@ from apologies.campaigns.models import Campaign, CampaignError, CampaignTemplate
 from apologies.letters import glyphs, qr
 from apologies.letters.addressing import text_direction, window_lines
 from apologies.letters.models import PLAIN_PROFILE, GiftPackage, LetterSettings
-from apologies.letters.paper import ADDRESS_SIZES, PT_PER_IN, PT_PER_MM, Envelope, Fit, address_fit, envelope_for, return_fit
+from apologies.letters.paper import (
+    ADDRESS_SIZES,
+    PT_PER_IN,
+    PT_PER_MM,
+    Envelope,
+    Fit,
+    address_fit,
+    envelope_for,
+    return_fit,
+)
 
 log = logging.getLogger(__name__)
 LAYOUT_CHUNK = 50  # letters laid out per step: progress is recorded after each
@@ -277,7 +286,10 @@ class LetterWriter:
         if back.size is None:
             zone = self.envelope.return_zone or self.envelope.zone
             back = Fit(8.0, back.problem, zone.left, zone.top, zone.width)
-        sender = f"left: {pt(back.left - left)}; top: {pt(back.css_top - top)}; width: {pt(back.width)}; font-size: {back.size:g}pt"
+        sender = (
+            f"left: {pt(back.left - left)}; top: {pt(back.css_top - top)}; width: {pt(back.width)}; "
+            f"font-size: {back.size:g}pt"
+        )
         return {
             "address_style": address,
             "sender_style": sender,
@@ -319,8 +331,12 @@ class LetterWriter:
             style += "@page us-letter { @bottom-left { content: string(mark) } } "
             style += "@page din-a4 { @bottom-left { content: string(mark) } } "
         if self.profile.get("black") == "cmyk":
-            style += "html, .way-back, .signature, .head { color: device-cmyk(0 0 0 1); } "
-            style += ".way-back { border-color: device-cmyk(0 0 0 1); } "
+            # Black ink only, never RGB black a press turns into four colours: text, rules and the sheet marks.
+            ink = "device-cmyk(0 0 0 1)"
+            style += f"html, html * {{ color: {ink}; }} .way-back {{ border-color: {ink}; }} "
+            style += ".fold { border-color: device-cmyk(0 0 0 0.55); } "
+            for page in ("us-letter", "din-a4"):
+                style += f"@page {page} {{ @bottom-left {{ color: {ink} }} }} "
         return (
             f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
             f"<style>{style}</style></head><body>{''.join(letters)}</body></html>"

@@ -279,7 +279,9 @@ def return_fit(lines: list[str], envelope: Envelope) -> Fit:
         zone = envelope.zone
         room = zone.right - max(zone.left, envelope.text_left)
         if wide > room:
-            return Fit(None, f"the sender line is {wide / PT_PER_MM:.0f} mm long: the window shows {room / PT_PER_MM:.0f} mm")
+            return Fit(
+                None, f"the sender line is {wide / PT_PER_MM:.0f} mm long: the window shows {room / PT_PER_MM:.0f} mm"
+            )
         return Fit(RETURN_LINE_SIZE, "", max(zone.left, envelope.text_left), zone.top, room)
     zone = envelope.return_zone
     left = max(zone.left, envelope.text_left)

@@ -89,7 +89,7 @@ def image_pixels(src: str) -> tuple[int, int] | None:
 
 
 def printed_width_in(tag: str, pixels: tuple[int, int], *, column_in: float) -> float:
-    """How wide the image prints: its width (style or attribute), else its natural size at 96 px/in, within the column."""
+    """How wide the image prints: its width (style or attribute), else its size at 96 px/in; at most the column."""
     attrs = {k.lower(): v for k, v in ATTR.findall(tag)}
     width = None
     for declaration in attrs.get("style", "").split(";"):
@@ -117,8 +117,14 @@ def image_problems(campaign: Campaign) -> list[Problem]:
         for tag in IMG.findall(body):
             src = dict((k.lower(), v) for k, v in ATTR.findall(tag)).get("src", "")
             name = src if not src.startswith("data:") else "a pasted image"
-            if src and not src.startswith("data:") and layout.static_file(urlsplit(src).path.lstrip("/").removeprefix("static/")) is None:
-                problems.append(Problem(f"The letter's image {name[:80]} is not one of the app's static files: it would not print."))
+            if (
+                src
+                and not src.startswith("data:")
+                and layout.static_file(urlsplit(src).path.lstrip("/").removeprefix("static/")) is None
+            ):
+                problems.append(
+                    Problem(f"The letter's image {name[:80]} is not one of the app's static files: it would not print.")
+                )
                 continue
             pixels = image_pixels(src)
             if pixels is None:
@@ -130,7 +136,7 @@ def image_problems(campaign: Campaign) -> list[Problem]:
                 problems.append(
                     Problem(
                         f"The letter's image {name[:80]} ({pixels[0]} x {pixels[1]} px) prints at {ppi:.0f} ppi, under "
-                        f"{minimum}: give it a width of at most {most:.2f} in (style=\"width: {most:.2f}in\") or use a "
+                        f'{minimum}: give it a width of at most {most:.2f} in (style="width: {most:.2f}in") or use a '
                         "larger image."
                     )
                 )

@@ -19,8 +19,7 @@ from django.utils import timezone
 
 from apologies.campaigns.audit import audit_add
 from apologies.campaigns.models import Campaign, CampaignError, Recipient
-from apologies.letters import preflight, tasks
-from apologies.letters import glyphs
+from apologies.letters import glyphs, preflight, tasks
 from apologies.letters.addressing import address_problem, window_lines
 from apologies.letters.layout import (
     LetterInput,
@@ -34,9 +33,8 @@ from apologies.letters.layout import (
 )
 from apologies.letters.models import GiftPackage, GiftReservation, Letter, LetterBatch, LetterHold, LetterSettings
 from apologies.letters.paper import Envelope, address_fit
-from incidents.models import Contact
 from apologies.sending.models import Delivery
-from incidents.models import Suppression
+from incidents.models import Contact, Suppression
 from incidents.services import csv_safe
 
 STALE_SECONDS = 120  # a rendering batch without a heartbeat for this long lost its worker

@@ -1,4 +1,4 @@
-"""Every envelope, proven from the PDF's text boxes: each address line inside the clear zone at both ends of the slide."""
+"""Every envelope, proven from the PDF's text boxes: each address line in the clear zone at both ends of the slide."""
 
 from __future__ import annotations
 
@@ -84,7 +84,9 @@ def test_it_keeps_every_address_line_inside_the_window_at_both_ends_of_the_slide
         on_page = [w for w in words if w.page == letter.first_page]
         lines = letter.address_lines()
         assert 3 <= len(lines) <= 6
-        address = [w for w in on_page if w.y_min < env.body_top and w.x_min < window.right and w.y_min >= window.top - 8]
+        address = [
+            w for w in on_page if w.y_min < env.body_top and w.x_min < window.right and w.y_min >= window.top - 8
+        ]
         if env.return_window is None:  # the A4 sender line sits in the window above the address
             sender_line = [w for w in address if w.y_max - w.y_min < 10]
             address = [w for w in address if w not in sender_line]

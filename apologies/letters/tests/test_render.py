@@ -232,10 +232,12 @@ def test_it_keeps_marketer_html_away_from_files_and_the_network(marketer, approv
     assert "TOPSECRET" not in pdf_text(pdf) and b"root:" not in pdf
     # The QR code is a data: PNG of the app's own making; the only file reached is a static one.
     assert [url for url, ok in fetched if ok and not url.startswith("data:image/png")] == [
-        layout.static_base_url() + "letters/amends-logo.svg",
+        layout.static_base_url() + "letters/amends-logo.png",
         layout.static_base_url() + "favicon.svg",
     ]
-    assert all(not ok for url, ok in fetched if "favicon" not in url and "logo" not in url and "data:image/png" not in url)
+    assert all(
+        not ok for url, ok in fetched if "favicon" not in url and "logo" not in url and "data:image/png" not in url
+    )
     # The fetcher itself, whatever reaches it:
     fetcher = layout.StaticOnlyFetcher()
     for url in (
