@@ -101,7 +101,8 @@ def test_it_leaves_the_marks_off_when_the_mail_house_prints_its_own(
 def test_it_keeps_mail_houses_on_their_own_page(approver, client):
     client.force_login(approver)
     url = reverse("apologies:print_profiles")
-    response = client.post(url, {"name": "PostHouse", "pdf_variant": "pdf/x-4", "black": "cmyk", "sequence_marks": "on"})
+    form = {"name": "PostHouse", "pdf_variant": "pdf/x-4", "black": "cmyk", "sequence_marks": "on"}
+    response = client.post(url, form)
     assert response.status_code == 302
     house = PrintProfile.objects.get()
     assert (house.pdf_variant, house.black, house.sequence_marks) == ("pdf/x-4", "cmyk", True)
