@@ -64,9 +64,8 @@ def country_code(value: str) -> str:
     Never the first two letters of a name: "Germany" is DE, not GE (Georgia).
     """
     text = (value or "").strip()
-    if len(text) == 2 and text.isascii() and text.isalpha():
-        code = text.upper()
-        return code if code in known_codes() else ""
+    if len(text) == 2 and text.isascii() and text.isalpha() and text.upper() in known_codes():
+        return text.upper()
     key = name_key(text)
     return COUNTRY_ALIASES.get(key) or country_names().get(key) or country_names().get(name_key("the " + text), "")
 
