@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from apologies.letters import addressing, layout
-from apologies.letters.models import GiftPackage
 from apologies.letters.gifts import gifts_assign
+from apologies.letters.models import GiftPackage
 from apologies.tests.letters_factories import letter_campaign, pdf_text
 from incidents.models import Contact
 
