@@ -56,10 +56,13 @@ def text_width_pt(text: str, size_pt: float) -> float:
     return sum(widths.get(ord(ch), fallback) for ch in text) * size_pt / upem
 
 
+def glyph_em(lines: list[str]) -> float:
+    return GLYPH_EM if all(covered(line) for line in lines) else FALLBACK_GLYPH_EM
+
+
 def block_height_pt(lines: list[str], size_pt: float) -> float:
     """From the top of the first line's glyphs to the bottom of the last line's."""
-    glyph = GLYPH_EM if all(covered(line) for line in lines) else FALLBACK_GLYPH_EM
-    return (len(lines) - 1) * size_pt * LINE_HEIGHT + glyph * size_pt
+    return (len(lines) - 1) * size_pt * LINE_HEIGHT + glyph_em(lines) * size_pt
 
 
 @dataclass(frozen=True)
@@ -219,11 +222,12 @@ class Fit:
     ink_top: float = 0  # top of the first line's glyphs
     width: float = 0
     return_line_top: float = 0  # A4: the sender line's glyph top
+    glyph_em: float = GLYPH_EM  # taller when a fallback font (CJK, emoji) prints part of the address
 
     @property
     def css_top(self) -> float:
-        """The block's CSS top: the first line box starts above its glyphs by half the leading."""
-        return self.ink_top - (LINE_HEIGHT - GLYPH_EM) * self.size / 2
+        """The block's CSS top: glyphs taller than the line reach above it by half the (negative) leading."""
+        return self.ink_top - (LINE_HEIGHT - self.glyph_em) * self.size / 2
 
 
 def return_line_height() -> float:
@@ -252,7 +256,7 @@ def address_fit(lines: list[str], envelope: Envelope) -> Fit:
             ink_top = top
             if envelope.return_window is None:
                 ink_top = max(top, min(62.7 * PT_PER_MM, zone.bottom - tall))
-            return Fit(size, "", left, ink_top, room_wide, return_line_top)
+            return Fit(size, "", left, ink_top, room_wide, return_line_top, glyph_em(lines))
     size = ADDRESS_SIZES[-1]
     wide = max(text_width_pt(line, size) for line in lines)
     if wide > room_wide:
