@@ -13,8 +13,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 # WeasyPrint needs Pango; libharfbuzz-subset0 makes each PDF about 7x cheaper (no fontTools fallback).
 # The letter tests read PDFs back with poppler-utils and decode their QR codes with zbar-tools.
-# The browser tests drive Debian's chromium through Playwright (tests/browser/conftest.py).
-SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fonts-noto-core poppler-utils zbar-tools chromium
+# The browser tests drive Debian's chromium through Playwright (tests/browser/conftest.py); the Noto CJK,
+# emoji and Symbola fonts print every character of a name on letters.
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji fonts-symbola poppler-utils zbar-tools chromium
 system-deps:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

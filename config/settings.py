@@ -289,6 +289,27 @@ AMENDS_SEND_MAX_ATTEMPTS = env.int("AMENDS_SEND_MAX_ATTEMPTS", default=5)
 AMENDS_RETRY_BACKOFF_SECONDS = env.float("AMENDS_RETRY_BACKOFF_SECONDS", default=2.0)
 # A delivery claimed this long ago and still not recorded lost its worker: it goes to review.
 AMENDS_SEND_STALE_SECONDS = env.int("AMENDS_SEND_STALE_SECONDS", default=300)
+# Letters
+# How far the folded insert can slide inside each envelope, total, top to bottom (Pub 25 §3-9): the address
+# keeps 1/8 in clear of the window at both ends of the slide. Ask the mail house how tightly its inserter
+# holds the sheet. US #10: a tri-folded 3.667 in panel in a 4.125 in envelope can move 0.458 in, which leaves
+# no room for a 3-line address; 0.2 in is a machine-inserted sheet. A4: envelope height minus the folded panel.
+AMENDS_LETTERS_INSERT_SLACK_IN = {
+    "us10": env.float("AMENDS_LETTERS_SLACK_US10_IN", default=0.2),
+    "dl": env.float("AMENDS_LETTERS_SLACK_DL_IN", default=round(5 / 25.4, 3)),  # 110 mm - 105 mm (DIN fold)
+    "c5": env.float("AMENDS_LETTERS_SLACK_C5_IN", default=round(13.5 / 25.4, 3)),  # 162 mm - 148.5 mm
+    "c6": env.float("AMENDS_LETTERS_SLACK_C6_IN", default=round(9 / 25.4, 3)),  # 114 mm - 105 mm
+}
+# Letters print the logo and sender from the campaign's letter settings, else these (a path under static/).
+AMENDS_LETTERS_LOGO = env("AMENDS_LETTERS_LOGO", default="letters/amends-logo.png")
+# An ICC output profile (a file path) for PDF/X-4 print profiles; empty: no output intent is embedded.
+AMENDS_LETTERS_ICC_PROFILE = env("AMENDS_LETTERS_ICC_PROFILE", default="")
+# Images in letters must reach this many pixels per inch at their printed size.
+AMENDS_LETTERS_MIN_PPI = env.int("AMENDS_LETTERS_MIN_PPI", default=300)
+# True: a site URL nobody outside can reach (or plain http in production) stops letters from printing;
+# False: the letters page and export_letters name the problem and letters still print (proofs, tests).
+AMENDS_LETTERS_PREFLIGHT_STRICT = env.bool("AMENDS_LETTERS_PREFLIGHT_STRICT", default=False)
+
 ANYMAIL = {
     key: value
     for key, value in {

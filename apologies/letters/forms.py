@@ -6,18 +6,27 @@ from django import forms
 
 from apologies.campaigns.models import Campaign
 from apologies.letters import paper
-from apologies.letters.models import GiftPackage, LetterSettings
+from apologies.letters.addressing import country_code
+from apologies.letters.models import GiftPackage, LetterSettings, PrintProfile
 
 RETURNS_MAX_BYTES = 5 * 1024 * 1024
 
 
 class LetterSettingsForm(forms.Form):
     page_size = forms.ChoiceField(choices=LetterSettings.PageSize.choices, widget=forms.RadioSelect)
+    envelope = forms.ChoiceField(
+        required=False,
+        choices=[("", "The usual one for the paper (#10 for US Letter, DL for A4)")]
+        + [(e.key, e.label) for e in paper.ENVELOPES.values()],
+        help_text="The window the address must fit, with the mail house's insert slack.",
+    )
     return_address = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="As it prints in the return window: the sender's name, then the address, one line per line.",
     )
-    return_country = forms.CharField(max_length=2, help_text="ISO code: letters to other countries name theirs.")
+    return_country = forms.CharField(
+        max_length=60, help_text="Code or name (US, Germany): letters to other countries name theirs."
+    )
     cost_per_letter = forms.DecimalField(
         label="Postage and print per letter", max_digits=8, decimal_places=2, min_value=0
     )
@@ -28,9 +37,20 @@ class LetterSettingsForm(forms.Form):
     duplex = forms.BooleanField(
         required=False, label="Printed on both sides (a blank back keeps every letter on its own sheets)"
     )
+    print_profile = forms.ModelChoiceField(
+        PrintProfile.objects.all(),
+        required=False,
+        empty_label="Plain PDF, RGB black, sheet marks",
+        label="Mail house",
+        help_text="Its PDF flavour, black and sheet marks.",
+    )
+    logo = forms.CharField(
+        required=False, max_length=200, help_text="A file under static/, e.g. letters/brand.png; empty: the default."
+    )
+    sender_title = forms.CharField(required=False, max_length=100, label="Signer's title")
 
     # How the mail house receives them, not what people read: changing these needs no new approval.
-    PRINT_ONLY = ("batch_size", "duplex")
+    PRINT_ONLY = ("batch_size", "duplex", "print_profile")
 
     def __init__(self, *args, campaign: Campaign, ls: LetterSettings, **kwargs) -> None:
         initial = {name: getattr(ls, name) for name in self.base_fields if hasattr(ls, name)}
@@ -44,16 +64,27 @@ class LetterSettingsForm(forms.Form):
         lines = [line.strip() for line in self.cleaned_data["return_address"].splitlines() if line.strip()]
         if len(lines) < 2:
             raise forms.ValidationError("A name and at least one line of address.")
-        problem = paper.return_problem(lines)
-        if problem:
-            raise forms.ValidationError(problem)
         return "\n".join(lines)
 
     def clean_return_country(self) -> str:
-        country = self.cleaned_data["return_country"].strip().upper()
-        if len(country) != 2 or not country.isalpha():
-            raise forms.ValidationError("A two-letter ISO code, e.g. US, GB, DE.")
+        """A code or a name ("Germany", "Deutschland"): stored as the ISO code, never cut to two letters."""
+        country = country_code(self.cleaned_data["return_country"])
+        if not country:
+            raise forms.ValidationError("A country code or name we know, e.g. US, GB, DE or Germany.")
         return country
+
+    def clean(self) -> dict:
+        data = super().clean()
+        page_size, envelope = data.get("page_size"), data.get("envelope") or ""
+        if page_size and envelope and paper.ENVELOPES[envelope].page_size != page_size:
+            self.add_error("envelope", "That envelope takes the other paper size.")
+            return data
+        lines = (data.get("return_address") or "").split("\n")
+        if page_size and len(lines) >= 2:
+            problem = paper.return_problem(lines, paper.envelope_for(page_size=page_size, envelope=envelope))
+            if problem:
+                self.add_error("return_address", problem)
+        return data
 
 
 class GiftsForm(forms.Form):
@@ -87,6 +118,12 @@ class ReturnsForm(forms.Form):
     file = forms.FileField(
         label="Returns file", help_text="CSV from the mail house: a column sequence or short_code (and reason)."
     )
+
+
+class PrintProfileForm(forms.ModelForm):
+    class Meta:
+        model = PrintProfile
+        fields = ["name", "pdf_variant", "black", "sequence_marks"]
 
 
 class GiftPackageForm(forms.ModelForm):

@@ -6,6 +6,7 @@ out together, because embedding and subsetting the fonts is a fixed cost per PDF
 
 from __future__ import annotations
 
+import base64
 import logging
 import mimetypes
 import re
@@ -17,7 +18,6 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import nh3
-import segno
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.core.exceptions import SuspiciousFileOperation
@@ -25,16 +25,28 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import escape, linebreaks
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import mark_safe
 from weasyprint import CSS, HTML
+from weasyprint.formatting_structure.boxes import TextBox
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from apologies import links
 from apologies.campaigns import lifecycle, templating, words
 from apologies.campaigns.models import Campaign, CampaignError, CampaignTemplate, Recipient
-from apologies.letters.models import LetterSettings
-from apologies.letters.paper import ADDRESS_SIZES, address_fit, window_lines
+from apologies.letters import glyphs, qr
+from apologies.letters.addressing import text_direction, window_lines
+from apologies.letters.models import PLAIN_PROFILE, GiftPackage, LetterSettings
+from apologies.letters.paper import (
+    ADDRESS_SIZES,
+    PT_PER_IN,
+    PT_PER_MM,
+    Envelope,
+    Fit,
+    address_fit,
+    envelope_for,
+    return_fit,
+)
 
 log = logging.getLogger(__name__)
 LAYOUT_CHUNK = 50  # letters laid out per step: progress is recorded after each
@@ -93,9 +105,10 @@ LETTER_TAGS = {
 LETTER_ATTRIBUTES = {"*": {"style"}, "a": {"href"}, "img": {"src", "alt", "width", "height"}, "td": {"colspan"}}
 
 
+# width and height stay: an image scaled down to print at 300 ppi needs its width.
 LETTER_STYLES = {
-    "color", "font-size", "font-style", "font-weight", "letter-spacing", "line-height", "margin-bottom",
-    "margin-top", "text-align", "text-decoration",
+    "color", "font-size", "font-style", "font-weight", "height", "letter-spacing", "line-height", "margin-bottom",
+    "margin-top", "max-width", "text-align", "text-decoration", "width",
 }  # fmt: skip
 
 
@@ -119,6 +132,19 @@ def letter_settings(campaign: Campaign) -> LetterSettings:
 
 def sender_lines(ls: LetterSettings) -> list[str]:
     return [line.strip() for line in ls.return_address.splitlines() if line.strip()]
+
+
+def letter_envelope(ls: LetterSettings) -> Envelope:
+    return envelope_for(page_size=ls.page_size, envelope=ls.envelope)
+
+
+def logo_path(ls: LetterSettings) -> str:
+    """The logo's path under static/: the campaign's, else the settings' (the letters' own, then the brand's)."""
+    for logo in (ls.logo, settings.AMENDS_LETTERS_LOGO, settings.AMENDS_BRAND_LOGO):
+        relative = (logo or "").lstrip("/").removeprefix("static/")
+        if relative and "://" not in relative and static_file(relative):
+            return relative
+    return ""
 
 
 def letter_settings_save(*, campaign: Campaign, values: dict, user) -> None:
@@ -149,27 +175,28 @@ def easy_url() -> str:
     return host + path.rstrip("/")
 
 
-def qr_svg(url: str) -> SafeString:
-    # A fixed mask: choosing the "best" of eight is 80% of segno's time (7 ms a letter), and any mask
-    # scans from a black-on-white print.
-    return mark_safe(segno.make(url, error="m", mask=0, micro=False).svg_inline(scale=1, border=2, omitsize=True))
-
-
 def letter_date(day: date, sender_country: str) -> str:
     return f"{day:%B} {day.day}, {day.year}" if sender_country.upper() == "US" else f"{day.day} {day:%B %Y}"
 
 
 @dataclass
 class LetterInput:
-    """One letter to lay out: the person and what their envelope window shows."""
+    """One letter to lay out: the person and what their envelope window shows (and where: None = work it out)."""
 
     recipient: Recipient
     sequence: int
     lines: list[str]
-    address_pt: float
+    fit: Fit | None = None
 
 
 INVITATION = re.compile(r"\{\{\s*invitation\s*\}\}")
+SIGNED = re.compile(r"\{\{\s*sender_name")
+# Where the page's content box starts (top, left), so head boxes can be placed from the sheet's edge.
+MARGINS = {"us": (0.5 * PT_PER_IN, 0.75 * PT_PER_IN), "a4": (12 * PT_PER_MM, 25 * PT_PER_MM)}
+
+
+def pt(value: float) -> str:
+    return f"{value:.2f}pt"
 
 
 class LetterWriter:
@@ -178,18 +205,30 @@ class LetterWriter:
     def __init__(self, campaign: Campaign, *, day: date | None = None) -> None:
         self.campaign = campaign
         self.ls = letter_settings(campaign)
+        self.envelope = letter_envelope(self.ls)
+        self.profile = (self.ls.print_profile.snapshot() if self.ls.print_profile_id else None) or PLAIN_PROFILE
         self.templates = list(campaign.templates.all())
         self.sender = sender_lines(self.ls)
         self.date = letter_date(day or timezone.localdate(), self.ls.return_country)
         self.easy_url = easy_url()
-        self.logo = self._logo()
+        logo = logo_path(self.ls)
+        self.logo = static_base_url() + logo if logo else ""
+        self.packages: dict[int, GiftPackage] = {
+            a.tier: a.package for a in campaign.gift_assignments.select_related("package")
+        }
         self._bodies: dict[int, str] = {}
+        color = settings.AMENDS_BRAND_COLOR
+        self.brand_color = color if re.fullmatch(r"#[0-9a-fA-F]{3,8}", color or "") else "#000"
 
-    def _logo(self) -> str:
-        logo = getattr(settings, "AMENDS_BRAND_LOGO", "")
-        if logo and "://" not in logo and static_file(logo.lstrip("/").removeprefix("static/")):
-            return static_base_url() + logo.lstrip("/").removeprefix("static/")
-        return ""
+    def use(self, *, page_size: str, envelope: str, duplex: bool, profile: dict | None = None) -> None:
+        """Print as a batch was made: its paper, envelope and mail house, whatever the settings say now."""
+        self.ls.page_size, self.ls.envelope, self.ls.duplex = page_size, envelope, duplex
+        self.envelope = letter_envelope(self.ls)
+        self.profile = profile or PLAIN_PROFILE
+
+    @property
+    def page(self) -> str:
+        return "a4" if self.envelope.page_size == LetterSettings.PageSize.A4 else "us"
 
     def _body_template(self, template: CampaignTemplate) -> str:
         """The template's letter words, cleaned once: the letter body, else the HTML or the text of the email."""
@@ -207,6 +246,9 @@ class LetterWriter:
 
     def values(self, recipient: Recipient, template: CampaignTemplate) -> dict:
         text_values, html_values = words.values_for(self.campaign, recipient, template)
+        for name in ("first_name", "last_name"):
+            if text_direction(html_values[name]) == "rtl":
+                html_values[name] = mark_safe(f'<bdi dir="rtl">{escape(html_values[name])}</bdi>')
         if text_values["invitation"]:
             # On paper the personal link is a QR code; the words name the short address people can type.
             paper = dict(text_values, resubscribe_url=self.easy_url, short_code=recipient.short_code)
@@ -215,7 +257,7 @@ class LetterWriter:
                 render_to_string(
                     "apologies/letters/way_back.html",
                     {
-                        "qr": qr_svg(links.resubscribe_url(recipient)),
+                        "qr": qr.qr_data_uri(links.resubscribe_url(recipient)),
                         "invitation": mark_safe(linebreaks(invitation, autoescape=False)),
                         "easy_url": self.easy_url,
                         "short_code": recipient.short_code,
@@ -225,27 +267,80 @@ class LetterWriter:
             html_values["resubscribe_url"] = self.easy_url
         return html_values
 
+    def fit(self, item: LetterInput) -> Fit:
+        fit = item.fit or address_fit(item.lines, self.envelope)
+        if fit.size is None:  # a preview of an address that will be held: print it where it would go
+            zone = self.envelope.zone
+            fit = Fit(ADDRESS_SIZES[-1], fit.problem, max(zone.left, self.envelope.text_left), zone.top, zone.width)
+        return fit
+
+    def head(self, item: LetterInput) -> dict:
+        """Boxes of the first page, placed from the sheet's top-left corner (the head is at the page margins)."""
+        top, left = MARGINS[self.page]
+        fit = self.fit(item)
+        address = (
+            f"left: {pt(fit.left - left)}; top: {pt(fit.css_top - top)}; width: {pt(fit.width)}; "
+            f"font-size: {fit.size:g}pt"
+        )
+        back = return_fit(self.sender, self.envelope)
+        if back.size is None:
+            zone = self.envelope.return_zone or self.envelope.zone
+            back = Fit(8.0, back.problem, zone.left, zone.top, zone.width)
+        sender = (
+            f"left: {pt(back.left - left)}; top: {pt(back.css_top - top)}; width: {pt(back.width)}; "
+            f"font-size: {back.size:g}pt"
+        )
+        return {
+            "address_style": address,
+            "sender_style": sender,
+            "head_height": pt(self.envelope.body_top - top),
+            "lines": [(line, text_direction(line)) for line in item.lines],
+        }
+
+    def gift(self, recipient: Recipient) -> GiftPackage | None:
+        return self.packages.get(recipient.tier) if recipient.gift else None
+
     def html(self, item: LetterInput) -> str:
         recipient = item.recipient
         template = self.campaign.template_for(recipient, self.templates)
-        body = templating.render(self._body_template(template), self.values(recipient, template), as_html=True)
+        body_template = self._body_template(template)
+        body = templating.render(body_template, self.values(recipient, template), as_html=True)
         return render_to_string(
             "apologies/letters/letter.html",
             {
-                "page": "a4" if self.ls.page_size == LetterSettings.PageSize.A4 else "us",
+                "page": self.page,
                 "sequence": item.sequence,
+                "mark": f"{item.sequence:06d} 1/1",
                 "sender": self.sender,
-                "lines": item.lines,
-                "address_pt": item.address_pt,
                 "date": self.date,
                 "logo": self.logo,
+                "brand": self.sender[0] if self.sender else settings.AMENDS_BRAND_NAME,
                 "body": mark_safe(body),
+                "gift": self.gift(recipient),
+                "signed": bool(SIGNED.search(body_template)),
+                "signer": self.campaign.sender_name,
+                "signer_title": self.ls.sender_title,
+                **self.head(item),
             },
         )
 
     def document(self, letters: Iterable[str]) -> str:
         title = escape(f"{self.campaign.name}: letters")
-        return f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title></head><body>{"".join(letters)}</body></html>'  # noqa: E501
+        style = f":root {{ --brand: {self.brand_color} }} "
+        if self.profile.get("marks", True):
+            style += "@page us-letter { @bottom-left { content: string(mark) } } "
+            style += "@page din-a4 { @bottom-left { content: string(mark) } } "
+        if self.profile.get("black") == "cmyk":
+            # Black ink only, never RGB black a press turns into four colours: text, rules and the sheet marks.
+            ink = "device-cmyk(0 0 0 1)"
+            style += f"html, html * {{ color: {ink}; }} .way-back {{ border-color: {ink}; }} "
+            style += ".fold { border-color: device-cmyk(0 0 0 0.55); } "
+            for page in ("us-letter", "din-a4"):
+                style += f"@page {page} {{ @bottom-left {{ color: {ink} }} }} "
+        return (
+            f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+            f"<style>{style}</style></head><body>{''.join(letters)}</body></html>"
+        )
 
 
 class Renderer:
@@ -260,10 +355,25 @@ class Renderer:
             url_fetcher=self.fetcher,
         )
         self._blank: dict[str, object] = {}
+        self._icc: CSS | None = None
 
-    def layout(self, html: str):
+    def icc(self) -> CSS | None:
+        """The output intent for PDF/X: the ICC profile named in the settings, once per process."""
+        path = settings.AMENDS_LETTERS_ICC_PROFILE
+        if path and self._icc is None:
+            data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+            self._icc = CSS(
+                string=f"@color-profile device-cmyk {{ src: url(data:application/vnd.iccprofile;base64,{data}) }}",
+                url_fetcher=self.fetcher,
+            )
+        return self._icc if path else None
+
+    def layout(self, html: str, *, pdf_x: bool = False):
+        sheets = [self.css]
+        if pdf_x and self.icc() is not None:
+            sheets.append(self.icc())
         return HTML(string=html, base_url=static_base_url(), url_fetcher=self.fetcher).render(
-            font_config=self.font_config, stylesheets=[self.css]
+            font_config=self.font_config, stylesheets=sheets
         )
 
     def blank_page(self, page: str):
@@ -286,21 +396,42 @@ def renderer() -> Renderer:
 
 @dataclass
 class Laid:
-    """Letters laid out: every page in order, and each letter's first and last page (1-based)."""
+    """Letters laid out: every page in order, each letter's first and last page (1-based, blank back included),
+    and the letters taken out because a character would print as an empty box."""
 
     pages: list = field(default_factory=list)
     spans: dict[int, tuple[int, int]] = field(default_factory=dict)
+    missing: dict[int, str] = field(default_factory=dict)
     first_document: object = None
+    profile: dict = field(default_factory=lambda: dict(PLAIN_PROFILE))
+
+
+def mark_pages(pages: list, sequence: int, *, duplex: bool) -> None:
+    """Write "000123 k/n" (sheet k of the letter's n) into each page's mark, laid out as "000123 1/1"."""
+    sheets = (len(pages) + 1) // 2 if duplex else len(pages)
+    for n, page in enumerate(pages):
+        sheet = n // 2 + 1 if duplex else n + 1
+        text = f"{sequence:06d} {sheet}/{sheets}"
+        for child in page._page_box.children:  # noqa: SLF001 - the laid-out tree WeasyPrint draws from
+            if getattr(child, "at_keyword", "") == "@bottom-left":
+                for box in child.descendants():
+                    if isinstance(box, TextBox) and box.text.startswith(f"{sequence:06d} "):
+                        # Drawing re-shapes the text from here (the layout sleeps between layout and drawing).
+                        box.text = box.pango_layout.text = text
 
 
 def letters_layout(writer: LetterWriter, items: list[LetterInput], *, duplex: bool, on_chunk=None) -> Laid:
-    """Lay out letters in chunks; with duplex, a blank back after every letter that ends on a front."""
+    """Lay out letters in chunks; with duplex, a blank back after every letter that ends on a front.
+
+    After layout, a letter with a character no font has is left out (its sequence in `missing`), never printed
+    with an empty box in the window or the greeting.
+    """
     r = renderer()
-    page = "a4" if writer.ls.page_size == LetterSettings.PageSize.A4 else "us"
-    laid = Laid()
+    pdf_x = writer.profile.get("pdf_variant") == "pdf/x-4"
+    laid = Laid(profile=writer.profile)
     for start in range(0, len(items), LAYOUT_CHUNK):
         chunk = items[start : start + LAYOUT_CHUNK]
-        doc = r.layout(writer.document(writer.html(item) for item in chunk))
+        doc = r.layout(writer.document(writer.html(item) for item in chunk), pdf_x=pdf_x)
         laid.first_document = laid.first_document or doc
         # Each letter's head carries an anchor, and a head only ever sits on its letter's first page.
         firsts = {}
@@ -311,10 +442,18 @@ def letters_layout(writer: LetterWriter, items: list[LetterInput], *, duplex: bo
         for n, item in enumerate(chunk):
             begin = firsts[item.sequence]
             end = firsts[chunk[n + 1].sequence] if n + 1 < len(chunk) else len(doc.pages)
-            laid.spans[item.sequence] = (len(laid.pages) + 1, len(laid.pages) + end - begin)
-            laid.pages.extend(doc.pages[begin:end])
-            if duplex and (end - begin) % 2:
-                laid.pages.append(r.blank_page(page))
+            pages = doc.pages[begin:end]
+            missing = "".join(dict.fromkeys("".join(glyphs.page_missing(p) for p in pages)))
+            if missing:
+                laid.missing[item.sequence] = missing
+                continue
+            if len(pages) > 1 and writer.profile.get("marks", True):
+                mark_pages(pages, item.sequence, duplex=duplex)
+            first = len(laid.pages) + 1
+            laid.pages.extend(pages)
+            if duplex and len(pages) % 2:
+                laid.pages.append(r.blank_page(writer.page))
+            laid.spans[item.sequence] = (first, len(laid.pages))
         if on_chunk is not None:
             on_chunk(start + len(chunk))
     return laid
@@ -323,19 +462,32 @@ def letters_layout(writer: LetterWriter, items: list[LetterInput], *, duplex: bo
 def laid_pdf(laid: Laid, *, title: str) -> bytes:
     document = laid.first_document.copy(laid.pages)
     document.metadata.title = title
+    if laid.profile.get("pdf_variant"):
+        return document.write_pdf(pdf_variant=laid.profile["pdf_variant"])
     return document.write_pdf()
 
 
-def letter_preview(*, recipient: Recipient) -> bytes:
-    """One person's letter as it would print today, for a look before approval."""
+def letter_laid(*, recipient: Recipient) -> Laid:
+    """One person's letter laid out as it would print today."""
     campaign = recipient.campaign
     ls = letter_settings(campaign)
     contact = recipient.contact
     if contact is None:
         raise CampaignError(f"{recipient.email} has no postal address: there is no letter to show.")
     lines = window_lines(contact, sender_country=ls.return_country)
-    size, _ = address_fit(lines, ls.page_size)
     writer = LetterWriter(campaign)
-    item = LetterInput(recipient=recipient, sequence=0, lines=lines, address_pt=size or ADDRESS_SIZES[-1])
-    laid = letters_layout(writer, [item], duplex=False)
-    return laid_pdf(laid, title=f"{campaign.name}: letter to {contact.name or recipient.email} (preview)")
+    laid = letters_layout(writer, [LetterInput(recipient=recipient, sequence=0, lines=lines)], duplex=False)
+    if laid.missing:
+        raise CampaignError(f"This letter is held: no installed font prints {glyphs.describe(laid.missing[0])}.")
+    return laid
+
+
+def letter_pages(*, recipient: Recipient) -> list:
+    return letter_laid(recipient=recipient).pages
+
+
+def letter_preview(*, recipient: Recipient) -> bytes:
+    """One person's letter as it would print today, for a look before approval."""
+    laid = letter_laid(recipient=recipient)
+    contact = recipient.contact
+    return laid_pdf(laid, title=f"{recipient.campaign.name}: letter to {contact.name or recipient.email} (preview)")

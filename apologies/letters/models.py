@@ -34,6 +34,37 @@ class GiftPackage(models.Model):
         return [line.strip() for line in self.items.splitlines() if line.strip()]
 
 
+class PrintProfile(models.Model):
+    """What one mail house takes: the PDF flavour, how black is written, and the marks on each sheet."""
+
+    class Variant(models.TextChoices):
+        PDF = "", "Plain PDF"
+        PDF_X4 = "pdf/x-4", "PDF/X-4"
+
+    class Black(models.TextChoices):
+        RGB = "rgb", "RGB black"
+        CMYK = "cmyk", "CMYK black (0/0/0/100)"
+
+    name = models.CharField(max_length=100, unique=True, help_text="The mail house, e.g. Lob or PostHouse Berlin.")
+    pdf_variant = models.CharField("PDF", max_length=10, choices=Variant.choices, default="", blank=True)
+    black = models.CharField(max_length=4, choices=Black.choices, default=Black.RGB)
+    sequence_marks = models.BooleanField(
+        default=True, help_text='A small mark on each sheet, outside the windows: "000123 1/2" (letter, sheet).'
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def snapshot(self) -> dict:
+        return {"name": self.name, "pdf_variant": self.pdf_variant, "black": self.black, "marks": self.sequence_marks}
+
+
+PLAIN_PROFILE = {"name": "plain PDF", "pdf_variant": "", "black": "rgb", "marks": True}
+
+
 class LetterSettings(models.Model):
     """How a campaign's letters look and what they may cost. One per campaign, made when first needed."""
 
@@ -55,6 +86,21 @@ class LetterSettings(models.Model):
     budget_reserved = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True, editable=False)
     batch_size = models.PositiveIntegerField(default=500, help_text="Letters per PDF for the mail house.")
     duplex = models.BooleanField(default=True, help_text="Printed on both sides: every letter starts on a new sheet.")
+    envelope = models.CharField(
+        max_length=8,
+        blank=True,
+        choices=[("us10", "#10 double window"), ("dl", "DL"), ("c5", "C5"), ("c6", "C6")],
+        help_text="Empty: a #10 for US Letter, DL for A4.",
+    )
+    logo = models.CharField(
+        max_length=200, blank=True, help_text="The brand's logo for letters, a file under static/; empty: the default."
+    )
+    sender_title = models.CharField(
+        max_length=100, blank=True, help_text="Printed under the signature, e.g. Head of Customer Care."
+    )
+    print_profile = models.ForeignKey(
+        PrintProfile, models.SET_NULL, null=True, blank=True, related_name="+", help_text="Empty: plain PDF."
+    )
 
     class Meta:
         verbose_name_plural = "letter settings"
@@ -115,6 +161,8 @@ class LetterBatch(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.RENDERING)
     page_size = models.CharField(max_length=10, choices=LetterSettings.PageSize.choices)
     duplex = models.BooleanField(default=True)
+    envelope = models.CharField(max_length=8, blank=True)
+    print_profile = models.JSONField(default=dict, blank=True, help_text="The mail house's profile when batched.")
     letters_count = models.PositiveIntegerField(default=0)
     rendered = models.PositiveIntegerField(default=0, help_text="Letters laid out so far.")
     pages = models.PositiveIntegerField(default=0)
@@ -180,3 +228,15 @@ class Letter(models.Model):
 
     def address_lines(self) -> list[str]:
         return self.address.split("\n")
+
+
+class LetterHold(models.Model):
+    """A letter taken out of its batch after layout (a glyph no font has): kept out until the contact changes."""
+
+    campaign = models.ForeignKey(Campaign, models.CASCADE, related_name="+")
+    delivery = models.OneToOneField(Delivery, models.CASCADE, related_name="letter_hold")
+    reason = models.CharField(max_length=500)
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} held: {self.reason}"

@@ -7,7 +7,7 @@ import io
 import secrets
 import zipfile
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -20,21 +20,23 @@ from django.utils import timezone
 from apologies.campaigns import fingerprint, lifecycle
 from apologies.campaigns.audit import audit_add
 from apologies.campaigns.models import Campaign, CampaignError, Recipient
-from apologies.letters import tasks
+from apologies.letters import glyphs, preflight, tasks
+from apologies.letters.addressing import address_problem, window_lines
 from apologies.letters.layout import (
     LetterInput,
     LetterWriter,
     laid_pdf,
+    letter_envelope,
     letter_settings,
     letters_layout,
     log,
     sender_lines,
 )
-from apologies.letters.models import GiftPackage, GiftReservation, Letter, LetterBatch
-from apologies.letters.paper import ADDRESS_SIZES, address_fit, address_problem, window_lines
+from apologies.letters.models import GiftPackage, GiftReservation, Letter, LetterBatch, LetterHold, LetterSettings
+from apologies.letters.paper import Envelope, address_fit
 from apologies.sending.models import Delivery
 from incidents.exports import csv_safe
-from incidents.models import Suppression
+from incidents.models import Contact, Suppression
 
 STALE_SECONDS = 120  # a rendering batch without a heartbeat for this long lost its worker
 
@@ -49,9 +51,33 @@ class Held:
     delivery: Delivery | None = None
 
 
+def letter_problem(contact: Contact | None, *, ls: LetterSettings, envelope: Envelope) -> tuple[str, list[str]]:
+    """Why this person's letter cannot print ("" when it can), and the lines its window shows."""
+    problem = address_problem(contact)
+    if problem:
+        return problem, []
+    lines = window_lines(contact, sender_country=ls.return_country)
+    missing = glyphs.missing_chars("".join(lines) + contact.first_name + contact.last_name)
+    if missing:
+        return f"no installed font prints {glyphs.describe(missing)}: install one, or fix the name", lines
+    return address_fit(lines, envelope).problem, lines
+
+
+def holds(campaign: Campaign) -> dict[int, LetterHold]:
+    """Letters taken out after layout, by delivery; a hold ends when its contact is changed after it."""
+    found = {}
+    for hold in LetterHold.objects.filter(campaign=campaign).select_related("delivery__recipient__contact"):
+        contact = hold.delivery.recipient.contact
+        if contact is None or contact.updated <= hold.created:
+            found[hold.delivery_id] = hold
+    return found
+
+
 def letters_held(*, campaign: Campaign) -> list[Held]:
     """Letters waiting for a usable address: fixing the contact puts them back in the next batch."""
     ls = letter_settings(campaign)
+    envelope = letter_envelope(ls)
+    held_after_layout = holds(campaign)
     if campaign.status in STARTED or campaign.status == Campaign.Status.CANCELLED:
         rows = (
             campaign.deliveries.filter(
@@ -66,10 +92,9 @@ def letters_held(*, campaign: Campaign) -> list[Held]:
         pairs = [(r, None) for r in rows.order_by("email")]
     held = []
     for recipient, delivery in pairs:
-        problem = address_problem(recipient.contact)
-        if not problem:
-            lines = window_lines(recipient.contact, sender_country=ls.return_country)
-            problem = address_fit(lines, ls.page_size)[1]
+        problem = letter_problem(recipient.contact, ls=ls, envelope=envelope)[0]
+        if not problem and delivery is not None and delivery.id in held_after_layout:
+            problem = held_after_layout[delivery.id].reason
         if problem:
             held.append(Held(recipient, problem, delivery))
     return held
@@ -90,6 +115,7 @@ class BatchRun:
     batches: list[LetterBatch]
     held: list[Held]
     never_again: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def letters(self) -> int:
@@ -109,10 +135,16 @@ def batches_create(*, campaign: Campaign, user, size: int | None = None) -> Batc
             f"Not rendered: {', '.join(changed)} changed since the approval. An approver has to look again."
         )
     ls = letter_settings(campaign)
+    envelope = letter_envelope(ls)
     sender = sender_lines(ls)
     if len(sender) < 2:
         raise CampaignError("Add the return address first: a letter the post cannot return is lost.")
+    checked = preflight.letters_preflight(campaign=campaign)
+    blocking = [p.message for p in checked if p.blocks]
+    if blocking:
+        raise CampaignError("Fix these before printing: " + " ".join(blocking))
     size = max(1, size or ls.batch_size)
+    profile = ls.print_profile.snapshot() if ls.print_profile_id else {}
     with transaction.atomic():
         # One batching at a time per campaign (PostgreSQL row lock; SQLite writes are serialised anyway).
         Campaign.objects.select_for_update().filter(id=campaign.id).first()
@@ -132,16 +164,15 @@ def batches_create(*, campaign: Campaign, user, size: int | None = None) -> Batc
                 status=Delivery.Status.SKIPPED, error="asked never to be contacted again"
             )
         packages = {a.tier: a.package.sku for a in campaign.gift_assignments.select_related("package")}
+        held_after_layout = holds(campaign)
         held, ready = [], []
         for d in pending:
             if d.email in never:
                 continue
             contact = d.recipient.contact
-            problem = address_problem(contact)
-            lines: list[str] = []
-            if not problem:
-                lines = window_lines(contact, sender_country=ls.return_country)
-                problem = address_fit(lines, ls.page_size)[1]
+            problem, lines = letter_problem(contact, ls=ls, envelope=envelope)
+            if not problem and d.id in held_after_layout:
+                problem = held_after_layout[d.id].reason
             if problem:
                 held.append(Held(d.recipient, problem, d))
             else:
@@ -158,6 +189,8 @@ def batches_create(*, campaign: Campaign, user, size: int | None = None) -> Batc
                 campaign=campaign,
                 number=last,
                 page_size=ls.page_size,
+                envelope=envelope.key,
+                print_profile=profile,
                 duplex=ls.duplex,
                 letters_count=len(chunk),
                 created_by=user,
@@ -195,7 +228,7 @@ def batches_create(*, campaign: Campaign, user, size: int | None = None) -> Batc
         for batch in batches:
             batch_id = batch.id
             transaction.on_commit(lambda b=batch_id: _enqueue_render(b))
-    return BatchRun(batches, held, len(never))
+    return BatchRun(batches, held, len(never), [p.message for p in checked if not p.blocks])
 
 
 def _enqueue_render(batch_id: int) -> None:
@@ -243,10 +276,8 @@ def _render(batch: LetterBatch, token: str) -> str:
     letters = list(batch.letters.select_related("recipient__contact", "recipient__campaign").order_by("sequence"))
     writer = LetterWriter(campaign)
     # The settings may have moved on since batching; the batch prints as it was made.
-    writer.ls.page_size, writer.ls.duplex = batch.page_size, batch.duplex
-    items = [LetterInput(letter.recipient, letter.sequence, letter.address_lines(), 0) for letter in letters]
-    for item in items:
-        item.address_pt = address_fit(item.lines, batch.page_size)[0] or ADDRESS_SIZES[-1]
+    writer.use(page_size=batch.page_size, envelope=batch.envelope, duplex=batch.duplex, profile=batch.print_profile)
+    items = [LetterInput(letter.recipient, letter.sequence, letter.address_lines()) for letter in letters]
 
     def heartbeat(done: int) -> None:
         alive = LetterBatch.objects.filter(id=batch.id, claim=token).update(rendered=done, claimed_at=timezone.now())
@@ -255,6 +286,8 @@ def _render(batch: LetterBatch, token: str) -> str:
 
     laid = letters_layout(writer, items, duplex=batch.duplex, on_chunk=heartbeat)
     pdf = laid_pdf(laid, title=f"{campaign.name}: letters, batch {batch.number}")
+    dropped = [letter for letter in letters if letter.sequence in laid.missing]
+    letters = [letter for letter in letters if letter.sequence not in laid.missing]
     for letter in letters:
         letter.first_page, letter.last_page = laid.spans[letter.sequence]
     manifest = manifest_csv(letters, duplex=batch.duplex)
@@ -267,6 +300,17 @@ def _render(batch: LetterBatch, token: str) -> str:
         if not LetterBatch.objects.filter(id=batch.id, claim=token, status=LetterBatch.Status.RENDERING).exists():
             raise ClaimLost
         Letter.objects.bulk_update(letters, ["first_page", "last_page"], batch_size=1000)
+        for letter in dropped:
+            # Out of the batch, back to waiting, and held with the reason until the contact is changed.
+            LetterHold.objects.update_or_create(
+                delivery_id=letter.delivery_id,
+                defaults={
+                    "campaign": campaign,
+                    "created": timezone.now(),
+                    "reason": f"after layout: no font printed {glyphs.describe(laid.missing[letter.sequence])}"[:500],
+                },
+            )
+        Letter.objects.filter(id__in=[letter.id for letter in dropped]).delete()
         for f in (batch.pdf, batch.archive):
             if f:
                 f.delete(save=False)
@@ -279,6 +323,7 @@ def _render(batch: LetterBatch, token: str) -> str:
             pages=len(laid.pages),
             sheets=(len(laid.pages) + 1) // 2 if batch.duplex else len(laid.pages),
             rendered=len(letters),
+            letters_count=len(letters),
             ready_at=timezone.now(),
             claim="",
         )
@@ -308,7 +353,7 @@ def manifest_csv(letters: list[Letter], *, duplex: bool) -> str:
         if len(lines) > MANIFEST_ADDRESS_LINES:
             lines = lines[: MANIFEST_ADDRESS_LINES - 1] + [", ".join(lines[MANIFEST_ADDRESS_LINES - 1 :])]
         lines += [""] * (MANIFEST_ADDRESS_LINES - len(lines))
-        pages = letter.last_page - letter.first_page + 1
+        pages = letter.last_page - letter.first_page + 1  # the blank back included
         sheets = (pages + 1) // 2 if duplex else pages
         writer.writerow(
             [letter.sequence, letter.first_page, letter.last_page, pages, sheets, csv_safe(letter.name)]
@@ -412,6 +457,7 @@ class Export:
     batches: list[LetterBatch]
     held: list[Held]
     busy: list[int]
+    preflight: list[preflight.Problem] = field(default_factory=list)
 
 
 def campaign_export(*, campaign: Campaign, outdir: Path, user=None, size: int | None = None) -> Export:
@@ -419,6 +465,7 @@ def campaign_export(*, campaign: Campaign, outdir: Path, user=None, size: int | 
     if campaign.status not in STARTED:
         raise CampaignError(f"Letters are printed once sending has started; this campaign is {campaign.status}.")
     held: list[Held] = []
+    checked = preflight.letters_preflight(campaign=campaign)
     pending = campaign.deliveries.filter(
         channel=Recipient.Channel.LETTER, status=Delivery.Status.QUEUED, letter__isnull=True
     ).exists()
@@ -443,4 +490,4 @@ def campaign_export(*, campaign: Campaign, outdir: Path, user=None, size: int | 
         files += [pdf_path, csv_path]
         batch_downloaded(batch=batch, user=user)
         done.append(batch)
-    return Export(files, done, held, busy)
+    return Export(files, done, held, busy, checked)

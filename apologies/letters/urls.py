@@ -17,6 +17,8 @@ urlpatterns = [
     path("letters/batches/<int:batch_id>/mailed/", views.batch_mailed, name="batch_mailed"),
     path("letters/batches/<int:batch_id>/retry/", views.batch_retry, name="batch_retry"),
     path("people/<int:recipient_id>/letter.pdf", views.letter_preview, name="letter_preview"),
+    path("letters/mail-houses/", views.print_profiles, name="print_profiles"),
+    path("letters/mail-houses/<int:profile_id>/", views.print_profile_edit, name="print_profile_edit"),
     path("gifts/", views.gift_list, name="gifts"),
     path("gifts/<int:package_id>/", views.gift_edit, name="gift_edit"),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db.models import Count, Q
@@ -13,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from apologies.campaigns.access import campaign_or_404, edit_required, send_required, view_required
 from apologies.campaigns.models import Campaign, CampaignError, Recipient
-from apologies.letters import gifts, layout, returns, stock
+from apologies.letters import gifts, layout, preflight, profiles, returns, stock
 from apologies.letters import services as letter_batches
 from apologies.letters.forms import (
     RETURNS_MAX_BYTES,
@@ -21,10 +22,11 @@ from apologies.letters.forms import (
     GiftsForm,
     LetterSettingsForm,
     MailedForm,
+    PrintProfileForm,
     RenderForm,
     ReturnsForm,
 )
-from apologies.letters.models import GiftPackage, Letter, LetterBatch
+from apologies.letters.models import GiftPackage, Letter, LetterBatch, PrintProfile
 from apologies.sending.models import Delivery
 
 
@@ -50,9 +52,14 @@ def campaign_letters(request: HttpRequest, campaign_id: int, *, forms_given: dic
     held = letter_batches.letters_held(campaign=campaign)
     progress = letter_batches.batches_progress(campaign=campaign)
     given = forms_given or {}
+    envelope = layout.letter_envelope(ls)
     ctx = {
         "campaign": campaign,
         "ls": ls,
+        "envelope": envelope,
+        "slack_in": f"{envelope.slack / 72:.3g}",
+        "preflight": preflight.letters_preflight(campaign=campaign),
+        "min_ppi": settings.AMENDS_LETTERS_MIN_PPI,
         "cost": stock.letters_cost(campaign=campaign),
         "reservations": campaign.gift_reservations.select_related("package"),
         "batches": batches,
@@ -122,6 +129,8 @@ def letters_render(request: HttpRequest, campaign_id: int) -> HttpResponse:
         return redirect(_letters_url(campaign))
     if run.batches:
         messages.success(request, f"Rendering {run.letters:,} letters in {len(run.batches)} batches.")
+        for problem in run.warnings:
+            messages.warning(request, f"Printed as it is: {problem}")
     else:
         messages.error(request, "No letter is waiting to be printed.")
     if run.held:
@@ -281,5 +290,38 @@ def gift_edit(request: HttpRequest, package_id: int) -> HttpResponse:
         request,
         "apologies/letters/gift_edit.html",
         {"package": package, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@permission_required("apologies.send_campaign", raise_exception=True)
+def print_profiles(request: HttpRequest) -> HttpResponse:
+    form = PrintProfileForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        profile = profiles.print_profile_save(values=form.cleaned_data)
+        messages.success(request, f"{profile} added.")
+        return redirect("apologies:print_profiles")
+    return render(
+        request,
+        "apologies/letters/print_profiles.html",
+        {"profiles": PrintProfile.objects.all(), "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@permission_required("apologies.send_campaign", raise_exception=True)
+def print_profile_edit(request: HttpRequest, profile_id: int) -> HttpResponse:
+    profile = get_object_or_404(PrintProfile, id=profile_id)
+    form = PrintProfileForm(request.POST or None, instance=profile)
+    if request.method == "POST" and form.is_valid():
+        profiles.print_profile_save(values=form.cleaned_data, profile=profile)
+        messages.success(request, f"{profile} saved.")
+        return redirect("apologies:print_profiles")
+    return render(
+        request,
+        "apologies/letters/print_profile_edit.html",
+        {"profile": profile, "form": form},
         status=400 if form.errors else 200,
     )

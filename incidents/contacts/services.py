@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from django.utils import timezone
 
+from incidents.contacts.countries import country_code
 from incidents.sendlogs import FormatError, Rejected
 from incidents.sendlogs.readers import Limits, open_csv
 
@@ -79,9 +80,16 @@ def contacts_import_run(*, imp, limits: Limits | None = None) -> None:
             if "@" not in email:
                 imp.reject(line, f"no valid email address ({email!r})" if email else "no email address")
                 continue
-            values["country"] = values.get("country", "").upper()[:2]
+            # Never the first two letters of a name: "Germany" is DE, not GE (Georgia).
+            typed = values.get("country", "")
+            values["country"] = country_code(typed)
             contact = Contact(email=email, **values)
             contact_check(contact=contact)
+            if typed and not values["country"]:
+                contact.address_valid = False
+                contact.address_problems = "; ".join(
+                    p for p in (f"country {typed!r} is not one we know", contact.address_problems) if p
+                )
             if not contact.address_valid:
                 invalid += 1
             batch[email] = contact

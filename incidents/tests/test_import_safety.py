@@ -60,3 +60,17 @@ def test_it_gives_up_on_a_file_that_killed_its_worker_three_times(settings):
     imports.import_requeue_stale(older_than_seconds=60)
     imp.refresh_from_db()
     assert imp.status == "failed" and "stopped 3 times" in imp.message
+
+
+def test_it_reads_country_names_as_codes_and_flags_the_unknown_ones():
+    body = (
+        b"email,first_name,country,address_line1,city,postal_code\n"
+        b"de@example.com,Jan,Germany,Invalidenstrasse 1,Berlin,10115\n"
+        b"uk@example.com,Ann,United Kingdom,10 Downing St,London,SW1A 2AA\n"
+        b"x@example.com,Bo,Atlantis,1 Main St,Poseidonia,12345\n"
+    )
+    imports.import_run(import_id=contacts_import(body).id)
+    got = {c.email: (c.country, c.address_valid) for c in Contact.objects.all()}
+    assert got["de@example.com"] == ("DE", True) and got["uk@example.com"] == ("GB", True)
+    assert got["x@example.com"] == ("", False)  # never "AT" (Austria) from "Atlantis"
+    assert "country 'Atlantis' is not one we know" in Contact.objects.get(email="x@example.com").address_problems

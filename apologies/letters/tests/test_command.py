@@ -35,10 +35,12 @@ def test_it_exports_every_batch_as_pdf_and_manifest(marketer, approver, tmp_path
     ]
     assert out.getvalue().splitlines()[0] == f"batch 1: 1 letters, 2 pages, 1 sheets -> {tmp_path}/out/{stem}-001.pdf"
     assert "held out: p2@example.com: city missing" in err.getvalue()
+    # The preflight's findings, named: the default site URL is printed on every letter.
+    assert "preflight: check: The site URL is http://127.0.0.1:8000: letters would print" in err.getvalue()
     for n in (1, 2):
         [row] = csv.DictReader((tmp_path / "out" / f"{stem}-00{n}-manifest.csv").open(encoding="utf-8"))
         pdf = (tmp_path / "out" / f"{stem}-00{n}.pdf").read_bytes()
-        assert (row["sequence"], row["first_page"], row["last_page"]) == (str(n), "1", "1")
+        assert (row["sequence"], row["first_page"], row["last_page"]) == (str(n), "1", "2")  # with its blank back
         assert pdf_page_count(pdf) == 2  # the letter and its blank back
     assert set(LetterBatch.objects.values_list("status", flat=True)) == {"downloaded"}
 

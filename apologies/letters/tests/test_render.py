@@ -59,8 +59,12 @@ def test_it_puts_the_address_in_the_us_10_window(marketer, approver):
     assert " ".join(w.text for w in return_block) == "Amends Inc. 500 Market St San Francisco, CA 94105"
     # Domestic mail: no country line.
     assert " ".join(w.text for w in address) == "Zoë Łukasz 1600 Amphitheatre Pkwy MOUNTAIN VIEW, CA 94043"
-    assert inside(address, left=0.5 * IN, top=2.042 * IN, width=3.5 * IN, height=0.875 * IN)
-    assert inside(return_block, left=0.5 * IN, top=0.5 * IN, width=3.5 * IN, height=0.792 * IN)
+    # The reference's sheet-side clear zones (1/8 in inside each window): x 0.75-4.50, y 1.825-2.575 in;
+    # return x 0.75-3.75, y 0.625-1.25 in. Aligned with the body's text column at 0.75 in.
+    assert inside(address, left=0.75 * IN, top=1.825 * IN, width=3.75 * IN, height=0.75 * IN)
+    assert inside(return_block, left=0.75 * IN, top=0.625 * IN, width=3.0 * IN, height=0.625 * IN)
+    assert min(w.x_min for w in address) == min(w.x_min for w in return_block) == 0.75 * IN
+    assert min(w.x_min for w in pdf_words(pdf) if w.text == "Dear") == 0.75 * IN
     # The body starts below the fold line; nothing prints within 1/16 in of an edge.
     words = pdf_words(pdf)
     body = [w for w in words if w.y_min >= 3.375 * IN]
@@ -82,14 +86,14 @@ def test_it_puts_the_address_in_the_din_5008_field_on_a4(marketer, approver):
     width, height = page_size_pt(pdf)
     assert (round(width / MM), round(height / MM)) == (210, 297)
     field = [w for w in pdf_words(pdf) if w.page == 1 and 45 * MM <= w.y_min < 100 * MM and w.x_min < 110 * MM]
-    return_line = [w for w in field if w.y_min < 62.7 * MM]
-    address = [w for w in field if w.y_min >= 62.7 * MM]
+    return_line = [w for w in field if w.y_max - w.y_min < 10]  # 6.5 pt, above the address
+    address = [w for w in field if w not in return_line]
     assert " ".join(w.text for w in return_line) == "Amends GmbH · Friedrichstraße 10 · 10117 Berlin"
     # Abroad: the UK's own line order, and the country's name last.
     assert " ".join(w.text for w in address) == "Søren Doe 10 Downing St Flat 2 LONDON SW1A 2AA UNITED KINGDOM"
-    # DIN 5008 form B: the address field is 85 x 45 mm at 20 mm / 45 mm; the address in its lower 27.3 mm.
-    assert inside(field, left=20 * MM, top=45 * MM, width=85 * MM, height=45 * MM)
-    assert inside(address, left=20 * MM, top=62.7 * MM, width=85 * MM, height=27.3 * MM)
+    # DIN 5008 form B: the address field is 85 x 45 mm at 20 mm / 45 mm; 1/8 in clear and 72 mm wide for DL.
+    assert inside(field, left=20 * MM + IN / 8, top=45 * MM + IN / 8, width=72 * MM, height=45 * MM - IN / 4)
+    assert min(w.x_min for w in address) == pytest.approx(25 * MM)  # the text column
     assert min(w.y_min for w in pdf_words(pdf) if w.text == "Dear") >= 100 * MM
 
 
@@ -226,8 +230,14 @@ def test_it_keeps_marketer_html_away_from_files_and_the_network(marketer, approv
 
     assert listener.connections == 0
     assert "TOPSECRET" not in pdf_text(pdf) and b"root:" not in pdf
-    assert [url for url, ok in fetched if ok] == [layout.static_base_url() + "favicon.svg"]
-    assert all(not ok for url, ok in fetched if "favicon" not in url)
+    # The QR code is a data: PNG of the app's own making; the only file reached is a static one.
+    assert [url for url, ok in fetched if ok and not url.startswith("data:image/png")] == [
+        layout.static_base_url() + "letters/amends-logo.png",
+        layout.static_base_url() + "favicon.svg",
+    ]
+    assert all(
+        not ok for url, ok in fetched if "favicon" not in url and "logo" not in url and "data:image/png" not in url
+    )
     # The fetcher itself, whatever reaches it:
     fetcher = layout.StaticOnlyFetcher()
     for url in (
@@ -252,7 +262,7 @@ def test_it_keeps_each_persons_words_on_their_own_pages(marketer, approver):
     template.save()
     writer = layout.LetterWriter(campaign)
     items = [
-        layout.LetterInput(r, n, [r.contact.name, "1 Main St", "X"], 9.5)
+        layout.LetterInput(r, n, [r.contact.name, "1 Main St", "X"])
         for n, r in enumerate(campaign.recipients.order_by("email"), start=1)
     ]
     pages = pdf_pages(layout.laid_pdf(layout.letters_layout(writer, items, duplex=False), title="t"))
@@ -262,13 +272,14 @@ def test_it_keeps_each_persons_words_on_their_own_pages(marketer, approver):
 
 
 def test_it_holds_an_address_that_does_not_fit_the_window():
-    assert paper.address_fit(["Zoë Doe", "1 Main St", "SPRINGFIELD, IL 62701"], "letter") == (9.5, "")
-    # Six lines fit at a smaller size; eight do not fit at all.
-    assert paper.address_fit([f"Line {i}" for i in range(6)], "letter")[0] == 8.5
-    size, why = paper.address_fit([f"Line {i}" for i in range(8)], "letter")
-    assert size is None and "8 lines" in why
-    size, why = paper.address_fit(["Zoë", "W" * 60, "X"], "letter")
-    assert size is None and "too long" in why
+    us10 = paper.ENVELOPES["us10"]
+    assert paper.address_fit(["Zoë Doe", "1 Main St", "SPRINGFIELD, IL 62701"], us10).size == 10.0
+    # Four lines fit at a smaller size (the default 0.2 in slack); eight do not fit at all.
+    assert paper.address_fit([f"Line {i}" for i in range(4)], us10).size == 8.0
+    fit = paper.address_fit([f"Line {i}" for i in range(8)], us10)
+    assert fit.size is None and "8 lines" in fit.problem
+    fit = paper.address_fit(["Zoë", "W" * 60, "X"], us10)
+    assert fit.size is None and "mm long" in fit.problem
 
 
 def test_it_warns_at_start_up_when_harfbuzz_subset_is_missing(monkeypatch, caplog):

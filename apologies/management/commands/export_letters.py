@@ -31,6 +31,8 @@ class Command(BaseCommand):
             export = letter_batches.campaign_export(campaign=campaign, outdir=outdir, size=batch_size)
         except campaigns_models.CampaignError as e:
             raise CommandError(str(e)) from e
+        for problem in export.preflight:
+            self.stderr.write(f"preflight: {'must fix' if problem.blocks else 'check'}: {problem.message}")
         for batch in export.batches:
             self.stdout.write(
                 f"batch {batch.number}: {batch.letters_count} letters, {batch.pages} pages, {batch.sheets} sheets "

