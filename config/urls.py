@@ -14,6 +14,7 @@ urlpatterns = [
     path("campaigns/", include("apologies.urls")),
     *wayback_urls.urlpatterns,
     path("anymail/", include("anymail.urls")),
+    path("watch/", include("incidents.watch.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from .contacts.models import Contact, Suppression, SuppressionChange
 from .vocabulary import EventType
+from .watch.models import WatchAlert, WatchBatch, WatchedEsp, WatchedEvent, WatchRule, WorkflowMinute  # noqa: F401
 
 __all__ = [
     "AffectedPerson",
