@@ -56,7 +56,7 @@ class WatchRule(models.Model):
         if self.kind == self.Kind.VOLUME:
             return (
                 f"A workflow sends more than {t} times its usual hourly volume "
-                f"(judged once it sends at least {self.minimum} messages an hour)."
+                f"(judged once it sends at least {self.minimum} messages an hour, its usual hour learnt over 6 hours)."
             )
         if self.kind == self.Kind.SUPPRESSED:
             return (
@@ -65,7 +65,7 @@ class WatchRule(models.Model):
             )
         return (
             f"Complaints exceed {t}% of a workflow's messages in the last hour "
-            f"(judged once it sent at least {self.minimum} messages in that hour)."
+            f"(judged once it sent at least {self.minimum} messages and drew 3 complaints in that hour)."
         )
 
 

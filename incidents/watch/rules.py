@@ -22,7 +22,9 @@ DEFAULTS = {
     Kind.COMPLAINTS: (0.1, 1000),  # complaints over 0.1% of the last hour, once at least 1,000 messages
 }
 # A usual hourly volume learnt over fewer hours than this is no baseline yet.
-BASELINE_MIN_HOURS = 3
+BASELINE_MIN_HOURS = 6
+# Fewer complaints than this in an hour say nothing yet, whatever the share (1 in 900 is chance).
+MIN_COMPLAINTS = 3
 # Events that say a message went out (or was tried): each message counts once, at the first of them.
 SENDING = frozenset({EventType.QUEUED, EventType.SENT, EventType.DELIVERED, EventType.DEFERRED, EventType.BOUNCED})
 NO_WORKFLOW = "(no workflow)"
@@ -98,8 +100,7 @@ def rules_judge(*, esp: str, rows: list[Row], rules: dict[str, WatchRule]) -> tu
     totals = windows.hour_totals(esp=esp, workflows=latest)
 
     for workflow, people in offenders.items():
-        person, ts = min(people.items(), key=lambda item: item[1])
-        start = windows.person_window_start(esp=esp, workflow=workflow, person=person, ts=ts, window=window)
+        start = windows.persons_window_start(esp=esp, workflow=workflow, people=people, window=window)
         firing = firings.setdefault(workflow, Firing(workflow, start))
         firing.people = windows.people_add(esp=esp, workflow=workflow, people=people)
         firing.add(
@@ -135,7 +136,7 @@ def rules_judge(*, esp: str, rows: list[Row], rules: dict[str, WatchRule]) -> tu
     complaints = rules[Kind.COMPLAINTS]
     if complaints.enabled:
         for workflow, (messages, n, _, first_minute) in totals.items():
-            if n and messages >= complaints.minimum and 100.0 * n / messages > complaints.threshold:
+            if n >= MIN_COMPLAINTS and messages >= complaints.minimum and 100.0 * n / messages > complaints.threshold:
                 ts = float(first_minute * 60)
                 firing = firings.setdefault(workflow, Firing(workflow, ts))
                 firing.add(

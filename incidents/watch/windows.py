@@ -85,10 +85,13 @@ def persons_count(*, esp: str, sent: list[Sent], window: int) -> list[tuple[bool
     return [(bool(out[i]), max(out[i + 2], out[i + 3]), s.ts) for i, s in zip(range(0, len(out), 5), sent, strict=True)]
 
 
-def person_window_start(*, esp: str, workflow: str, person: str, ts: float, window: int) -> float:
-    """Event time of the first message of this person's offending window."""
-    found = redis_client().zrangebyscore(person_key(esp, workflow, person), ts - window, ts + window, 0, 1, True)
-    return found[0][1] if found else ts
+def persons_window_start(*, esp: str, workflow: str, people: dict[str, float], window: int) -> float:
+    """Event time of the first message of any of these people's offending windows (person -> offending time)."""
+    pipe = redis_client().pipeline(transaction=False)
+    for person, ts in people.items():
+        pipe.zrangebyscore(person_key(esp, workflow, person), ts - window, ts + window, 0, 1, True)
+    starts = [found[0][1] for found in pipe.execute() if found]
+    return min(starts, default=min(people.values()))
 
 
 def people_add(*, esp: str, workflow: str, people: Iterable[str]) -> int:

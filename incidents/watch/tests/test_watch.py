@@ -103,15 +103,29 @@ def test_it_opens_a_draft_incident_at_the_first_offending_event_with_its_ledger_
 
 
 def test_it_alerts_on_a_workflow_sending_10_times_its_usual_hour():
-    for hour in range(4):  # four usual hours of 600 messages
-        post([e for i in range(600) for e in sendgrid_message(
-            email=f"u{i}@example.com", ts=T0 + hour * 3600 + i * 5, workflow="digest", events=("processed",))])
+    for hour in range(8):  # eight usual hours of 600 messages
+        post(
+            [
+                e
+                for i in range(600)
+                for e in sendgrid_message(
+                    email=f"u{i}@example.com", ts=T0 + hour * 3600 + i * 5, workflow="digest", events=("processed",)
+                )
+            ]
+        )
     services.minutes_flush()
     assert windows.baselines(esp="sendgrid", workflows=["digest"])["digest"][0] == pytest.approx(600, rel=0.1)
     assert not WatchAlert.objects.exists()
-    start = T0 + 5 * 3600
-    post([e for i in range(6100) for e in sendgrid_message(
-        email=f"v{i}@example.com", ts=start + i // 200, workflow="digest", events=("processed",))])
+    start = T0 + 9 * 3600
+    post(
+        [
+            e
+            for i in range(6100)
+            for e in sendgrid_message(
+                email=f"v{i}@example.com", ts=start + i // 200, workflow="digest", events=("processed",)
+            )
+        ]
+    )
     alert = WatchAlert.objects.get()
     assert alert.rules == ["volume"] and "6,100 messages in the last hour, usually 59" in alert.summary
 
@@ -127,12 +141,15 @@ def test_it_alerts_on_messages_to_addresses_on_the_suppression_list_sent_after_t
 
 
 def test_it_alerts_when_complaints_pass_0_1_percent_of_a_workflow_s_last_hour():
-    sends = [e for i in range(1500) for e in sendgrid_message(
-        email=f"c{i}@example.com", ts=T0 + i, workflow="promo", events=("processed",))]
-    complaint = {**sends[0], "event": "spamreport", "sg_event_id": "spam-1", "timestamp": T0 + 1600}
-    post(sends + [complaint])  # 1 in 1,500 = 0.067%
-    assert not WatchAlert.objects.exists()
-    post([{**complaint, "sg_event_id": "spam-2", "email": "c2@example.com"}])  # 2 in 1,500 = 0.13%
+    sends = [
+        e
+        for i in range(2000)
+        for e in sendgrid_message(email=f"c{i}@example.com", ts=T0 + i, workflow="promo", events=("processed",))
+    ]
+    complaint = {**sends[0], "event": "spamreport", "timestamp": T0 + 2100}
+    post(sends + [{**complaint, "sg_event_id": f"spam-{i}", "email": f"c{i}@example.com"} for i in range(2)])
+    assert not WatchAlert.objects.exists()  # 2 in 2,000 = 0.1%: not above
+    post([{**complaint, "sg_event_id": "spam-3", "email": "c3@example.com"}])  # 3 in 2,000 = 0.15%
     assert WatchAlert.objects.get().rules == ["complaints"]
 
 
@@ -209,8 +226,12 @@ def test_it_dismisses_an_alert_without_changing_any_rule(marketer_client):
 def test_it_saves_a_rule_edited_on_the_page(marketer_client):
     response = marketer_client.post(
         "/watch/rules/person_burst/",
-        {"person_burst-kind": "person_burst", "person_burst-enabled": "on", "person_burst-threshold": "10",
-         "person_burst-minimum": "600"},
+        {
+            "person_burst-kind": "person_burst",
+            "person_burst-enabled": "on",
+            "person_burst-threshold": "10",
+            "person_burst-minimum": "600",
+        },
     )
     assert response.status_code == 302
     post(loop("nurture", people=1, times=8))
