@@ -146,6 +146,7 @@ def main() -> None:
     parser.add_argument("--loop-rounds", type=int, default=30, help="minutes the loop lasts (a message each)")
     parser.add_argument("--batch", type=int, default=500, help="events per POST (SendGrid posts batches)")
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--rate", type=float, default=0, help="events/s to post at (0: as fast as it takes them)")
     parser.add_argument("--web", type=int, default=2, help="gunicorn processes")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
     parser.add_argument("--seed", type=int, default=int(time.time()))
@@ -251,6 +252,10 @@ def main() -> None:
                     i = next(nxt, None)
                 if i is None:
                     return
+                if args.rate:
+                    due = began + i * args.batch / args.rate
+                    if due > time.time():
+                        time.sleep(due - time.time())
                 conn.request("POST", "/watch/sendgrid/", body=bodies[i], headers=auth)
                 response = conn.getresponse()
                 response.read()
@@ -258,7 +263,19 @@ def main() -> None:
                 with lock:
                     statuses[response.status] = statuses.get(response.status, 0) + 1
 
+        backlog: list[int] = []
+        done = threading.Event()
+
+        def monitor():
+            from django.db import connection
+
+            while not done.is_set():
+                backlog.append(WatchBatch.objects.exclude(state="done").count())
+                done.wait(1.0)
+            connection.close()
+
         began = time.time()
+        threading.Thread(target=monitor, daemon=True).start()
         threads = [threading.Thread(target=client) for _ in range(args.clients)]
         for th in threads:
             th.start()
@@ -274,6 +291,7 @@ def main() -> None:
         while WatchBatch.objects.exclude(state="done").exists() and time.time() < deadline:
             time.sleep(0.5)
         counted_s = time.time() - began
+        done.set()
         time.sleep(12)  # a ledger refresh and a flush after the last batch
         alerts = list(WatchAlert.objects.all())
         loop_alerts = [a for a in alerts if a.workflow == LOOP]
@@ -301,6 +319,8 @@ def main() -> None:
         "alert_posts": len(hooks),
         "false_alerts": len(false_alerts),
         "events_lost": lost,
+        "max_backlog_events": max(backlog, default=0) * args.batch,
+        "rate_asked": args.rate,
         "incident_window_at_first_loop_event": window_ok,
         "incident_people": people,
         "loop_people": args.loop_people,
@@ -309,7 +329,10 @@ def main() -> None:
         "workers": args.workers,
         "cores": os.cpu_count(),
     }
-    print(f"events/s posted {result['ingest_events_per_s']:,}, counted end to end {result['counted_events_per_s']:,}")
+    print(
+        f"events/s posted {result['ingest_events_per_s']:,}, counted end to end {result['counted_events_per_s']:,}; "
+        f"most events waiting to be counted: {result['max_backlog_events']:,}"
+    )
     print(
         f"alert {result['alert_delay_s_from_breaking_event']} s after the POST with the rule-breaking event "
         f"({result['alert_delay_s_from_first_loop_event']} s after the loop's first), "
