@@ -189,7 +189,9 @@ def alert_ledger_refresh(*, alert_id: int) -> int:
 def ledgers_refresh() -> int:
     """Every live burst's incident gets the events watched since its last refresh (a periodic job)."""
     recent = timezone.now() - timedelta(minutes=10)
-    ids = WatchAlert.objects.filter(Q(closed_at__isnull=True) | Q(closed_at__gte=recent), incident__isnull=False)
+    ids = WatchAlert.objects.filter(
+        Q(closed_at__isnull=True) | Q(closed_at__gte=recent), incident__isnull=False, dismissed_at__isnull=True
+    )
     return sum(alert_ledger_refresh(alert_id=alert_id) for alert_id in ids.values_list("id", flat=True))
 
 

@@ -242,3 +242,38 @@ def test_it_keeps_minutes_for_the_page():
     post(loop("nurture", people=3, times=2))
     services.minutes_flush()
     assert sum(WorkflowMinute.objects.values_list("messages", flat=True)) == 6
+
+
+def test_it_counts_a_batch_whose_task_was_lost_on_the_recovery_job(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):  # the POST's task never reaches a worker
+        Client().post("/watch/sendgrid/", json.dumps(loop("nurture", 1, 6)), content_type="application/json", **AUTH)
+    batch = WatchBatch.objects.get()
+    assert batch.state == "queued" and not WatchAlert.objects.exists()
+    assert services.batches_requeue() == 0  # not late yet
+    late = timezone.now() - timedelta(minutes=1)
+    WatchBatch.objects.update(received_at=late)
+    WatchedEvent.objects.update(received_at=late)
+    with CAPTURE[0](execute=True):
+        assert services.batches_requeue() == 1
+    assert WatchBatch.objects.get().state == "done" and WatchAlert.objects.count() == 1
+
+
+def test_it_retries_an_alert_whose_webhook_failed_without_emailing_twice(monkeypatch):
+    def refuse(url, json, timeout):
+        raise services_alerts.requests.ConnectionError("chat is down")
+
+    monkeypatch.setattr(services_alerts.requests, "post", refuse)
+    post(loop("nurture", people=1, times=6))
+    alert = WatchAlert.objects.get()
+    assert alert.emailed_at and not alert.posted_at and "chat is down" in alert.notify_error
+    monkeypatch.setattr(services_alerts.requests, "post", lambda url, json, timeout: POSTS.append(json) or _Ok())
+    WatchAlert.objects.update(notify_claimed_at=timezone.now() - timedelta(minutes=5))
+    with CAPTURE[0](execute=True):
+        assert services_alerts.alerts_recover() == 1
+    alert.refresh_from_db()
+    assert alert.notified_at and len(POSTS) == 1 and len(mail.outbox) == 1
+
+
+class _Ok:
+    def raise_for_status(self):
+        return None
