@@ -139,6 +139,79 @@ def stop(procs: list[subprocess.Popen]) -> None:
             os.killpg(p.pid, signal.SIGKILL)
 
 
+CMP_TABLE = """
+    DROP TABLE IF EXISTS bench_watch_windows;
+    CREATE TABLE bench_watch_windows (workflow varchar(255), recipient varchar(254), message varchar(255),
+        occurred_at timestamptz, UNIQUE (workflow, recipient, message));
+    CREATE INDEX ON bench_watch_windows (workflow, recipient, occurred_at);
+"""
+CMP_INSERT = """
+    INSERT INTO bench_watch_windows SELECT u->>0, u->>1, u->>2, to_timestamp((u->>3)::float)
+    FROM jsonb_array_elements(%s::jsonb) u ON CONFLICT DO NOTHING
+"""
+CMP_COUNT = """
+    SELECT (SELECT count(*) FROM bench_watch_windows w WHERE w.workflow = u->>0 AND w.recipient = u->>1
+              AND w.occurred_at BETWEEN to_timestamp((u->>3)::float - 599.999) AND to_timestamp((u->>3)::float)),
+           (SELECT count(*) FROM bench_watch_windows w WHERE w.workflow = u->>0 AND w.recipient = u->>1
+              AND w.occurred_at BETWEEN to_timestamp((u->>3)::float) AND to_timestamp((u->>3)::float + 599.999))
+    FROM jsonb_array_elements(%s::jsonb) u
+"""
+
+
+def most_per_person(sent: list, most: list[int]) -> dict:
+    found: dict = {}
+    for s, m in zip(sent, most, strict=True):
+        found[(s.workflow, s.person)] = max(m, found.get((s.workflow, s.person), 0))
+    return found
+
+
+def compare_windows(n: int, batch: int) -> dict:
+    """The person window both ways, on the same messages: Redis sorted sets (Lua, one call a batch) against
+    PostgreSQL (an indexed table, one insert and one counting query a batch). Same answers, timed."""
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from incidents.watch import windows
+
+    rng = random.Random(7)
+    sent = []
+    for i in range(n):
+        if i % 5 == 0:  # a fifth of the traffic is a loop over 1,000 people
+            sent.append(windows.Sent("loop", f"t{i % 1000}@example.com", f"m{i}", 1_700_000_000 + i / 50))
+        else:
+            sent.append(
+                windows.Sent(f"wf{i % 11}", f"p{rng.randrange(400_000)}@example.com", f"m{i}", 1_700_000_000 + i / 50)
+            )
+    subprocess.run(["redis-cli", "-n", "12", "flushdb"], check=True, capture_output=True)
+    chunks = [sent[i : i + batch] for i in range(0, n, batch)]
+    t = time.time()
+    redis_most = []
+    for chunk in chunks:
+        redis_most += [most for _, most, _ in windows.persons_count(esp="cmp", sent=chunk, window=600)]
+    redis_s = time.time() - t
+    with connection.cursor() as cursor:
+        cursor.execute(CMP_TABLE)
+        t = time.time()
+        pg_most = []
+        for chunk in chunks:
+            rows = orjson.dumps([[s.workflow, s.person, s.message, s.ts] for s in chunk]).decode()
+            cursor.execute(CMP_INSERT, [rows])
+            cursor.execute(CMP_COUNT, [rows])
+            pg_most += [max(a, b) for a, b in cursor.fetchall()]
+        pg_s = time.time() - t
+        cursor.execute("DROP TABLE bench_watch_windows")
+    subprocess.run(["redis-cli", "-n", "12", "flushdb"], check=True, capture_output=True)
+    return {
+        "window_events": n,
+        "redis_events_per_s": round(n / redis_s),
+        "postgres_events_per_s": round(n / pg_s),
+        # Per person the most in any 10 minutes (within a batch PostgreSQL also sees the batch's later messages).
+        "same_counts": most_per_person(sent, redis_most) == most_per_person(sent, pg_most),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=150_000, help="steady messages over the day")
@@ -150,7 +223,26 @@ def main() -> None:
     parser.add_argument("--web", type=int, default=2, help="gunicorn processes")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
     parser.add_argument("--seed", type=int, default=int(time.time()))
+    parser.add_argument(
+        "--compare-windows",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only time the person window on N messages, Redis against PostgreSQL",
+    )
     args = parser.parse_args()
+    if args.compare_windows:
+        subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", "CREATE DATABASE amends_watch_bench"],
+            capture_output=True,
+        )
+        result = compare_windows(args.compare_windows, args.batch)
+        print(
+            f"person window on {result['window_events']:,} messages: Redis {result['redis_events_per_s']:,}/s, "
+            f"PostgreSQL {result['postgres_events_per_s']:,}/s, same counts: {result['same_counts']}"
+        )
+        print(json.dumps(result))
+        return
 
     import django
 
