@@ -89,7 +89,7 @@ def event_key(record: Event) -> str:
     return hashlib.md5(raw.encode(), usedforsecurity=False).hexdigest()
 
 
-def records_of(*, esp_name: str, event) -> list[Event]:
+def records_read(*, esp_name: str, event) -> list[Event]:
     """One anymail tracking event read as an import of the same ESP reads it (anymail's reading otherwise)."""
     try:
         return [r for r in records_from_esp_event(esp_name, event.esp_event) if r.__class__ is Event]
@@ -121,7 +121,7 @@ def watch_receive(*, esp: str, events) -> WatchBatch:
     esp_name = ESPS[esp]
     rows = []
     for event in events:
-        for record in records_of(esp_name=esp_name, event=event):
+        for record in records_read(esp_name=esp_name, event=event):
             workflows = record.workflows
             rows.append(
                 (
@@ -232,7 +232,7 @@ def batches_requeue(*, queued_seconds: int = 30, counting_seconds: int = 120) ->
         .values_list("id", flat=True)[:1000]
     )
     for batch_id in stale:
-        tasks.count_batch.delay(batch_id)
+        transaction.on_commit(lambda batch_id=batch_id: tasks.count_batch.delay(batch_id))
     return len(stale)
 
 
@@ -300,7 +300,7 @@ def baselines_learn(*, esp: str, workflows: set[str]) -> dict[str, tuple[float, 
 # Retention
 
 
-def watch_retention(*, days: int | None = None, chunk: int = 20000) -> int:
+def events_expire(*, days: int | None = None, chunk: int = 20000) -> int:
     """Delete raw watched events (and their batches and minutes) older than WATCH_KEEP_DAYS.
 
     Incidents keep their own copies in their send events: their ledgers stay whole.

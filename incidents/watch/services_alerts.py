@@ -215,7 +215,7 @@ def alerts_recover() -> int:
         .values_list("id", flat=True)[:100]
     )
     for alert_id in ids:
-        tasks.notify_alert.delay(alert_id)
+        transaction.on_commit(lambda alert_id=alert_id: tasks.notify_alert.delay(alert_id))
     return len(ids)
 
 

@@ -44,4 +44,4 @@ def recover() -> None:
 
 @shared_task(name="incidents.watch.tasks.retention", time_limit=3600, soft_time_limit=3500)
 def retention() -> None:
-    services.watch_retention()
+    services.events_expire()

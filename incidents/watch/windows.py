@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import fakeredis
 import redis
 from django.conf import settings
 
@@ -30,8 +31,6 @@ def redis_client() -> redis.Redis:
     client = _clients.get(url)
     if client is None:
         if url.startswith("fakeredis://"):
-            import fakeredis  # noqa: PLC0415 - a test-only dependency, loaded only when asked for
-
             client = fakeredis.FakeRedis(decode_responses=True)
         else:
             client = redis.Redis.from_url(url, decode_responses=True)

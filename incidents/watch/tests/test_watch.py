@@ -14,7 +14,7 @@ from django.utils import timezone
 from incidents.models import AffectedPerson, Incident, SendEvent, Suppression
 from incidents.watch import services, services_alerts, windows
 from incidents.watch.fixtures import sendgrid_message
-from incidents.watch.models import WatchAlert, WatchBatch, WatchedEvent, WorkflowMinute
+from incidents.watch.models import WatchAlert, WatchBatch, WatchedEvent, WatchRule, WorkflowMinute
 
 pytestmark = pytest.mark.django_db
 
@@ -190,7 +190,7 @@ def test_it_deletes_raw_events_after_the_kept_days_and_keeps_the_incident_s_ledg
     assert kept == WatchedEvent.objects.count() > 0
     WatchedEvent.objects.update(received_at=timezone.now() - timedelta(days=settings.WATCH_KEEP_DAYS, minutes=1))
     post(loop("other", people=1, times=1))  # a fresh event stays
-    assert services.watch_retention() == kept
+    assert services.events_expire() == kept
     assert WatchedEvent.objects.count() == 2
     assert SendEvent.objects.filter(incident=incident).count() == kept
     assert AffectedPerson.objects.filter(incident=incident).count() == 2
@@ -215,8 +215,6 @@ def test_it_dismisses_an_alert_without_changing_any_rule(marketer_client):
     alert.refresh_from_db()
     assert alert.dismissed_at and alert.dismiss_note == "a planned re-send"
     assert Incident.objects.get().status == Incident.Status.CLOSED
-    from incidents.watch.models import WatchRule
-
     assert not WatchRule.objects.exists()  # every rule still at its default
     post(loop("nurture", people=1, times=1, start=T0 + 400))
     assert WatchAlert.objects.count() == 1 and len(mail.outbox) == 1  # same burst: grouped, not told again
