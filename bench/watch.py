@@ -61,7 +61,7 @@ def day_of_sending(messages: int, loop_people: int, loop_rounds: int, seed: int)
     day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
     t0 = int(day.timestamp())
     steady = {
-        f"wf-{name}": share
+        name if name == LOOP else f"wf-{name}": share
         for name, share in [
             ("welcome", 8),
             ("newsletter", 20),
@@ -108,7 +108,33 @@ def day_of_sending(messages: int, loop_people: int, loop_rounds: int, seed: int)
     events.sort(key=lambda e: e["timestamp"])
     # The 6th message to one person within 10 minutes breaks the person rule.
     trigger_ts = start + 5 * 60
-    return events, {"loop_start": start, "trigger_ts": trigger_ts, "day": t0}
+    # What each workflow sent per hour the day before (the watch has been running): its usual hours.
+    usual = {w: [messages * shape[h] / total_shape * steady[w] / sum(weights) for h in range(24)] for w in names}
+    return events, {"loop_start": start, "trigger_ts": trigger_ts, "day": t0, "usual": usual}
+
+
+def yesterday_seed(facts: dict) -> None:
+    """The day before as the watch's minutes would hold it, and the usual hours learnt from it."""
+    from incidents.watch import services
+    from incidents.watch.models import WorkflowMinute
+
+    rows = []
+    for workflow, hours in facts["usual"].items():
+        for h, per_hour in enumerate(hours):
+            for m in range(60):
+                minute = datetime.fromtimestamp(facts["day"] - 86400 + h * 3600 + m * 60, UTC)
+                rows.append(
+                    WorkflowMinute(
+                        esp="sendgrid",
+                        workflow=workflow,
+                        minute=minute,
+                        messages=round(per_hour / 60),
+                        events=round(per_hour / 30),
+                    )
+                )
+    WorkflowMinute.objects.bulk_create(rows, batch_size=5000)
+    learnt = services.baselines_learn(esp="sendgrid", workflows=set(facts["usual"]))
+    print(f"usual hours learnt from the day before for {len(learnt)} workflows")
 
 
 class Hook(http.server.BaseHTTPRequestHandler):

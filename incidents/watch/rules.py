@@ -97,7 +97,11 @@ def rules_judge(*, esp: str, rows: list[Row], rules: dict[str, WatchRule]) -> tu
     latest: dict[str, int] = {}
     for workflow, minute in minutes:
         latest[workflow] = max(minute, latest.get(workflow, minute))
-    totals = windows.hour_totals(esp=esp, workflows=latest)
+    volume = rules[Kind.VOLUME]
+    usual = windows.baselines(esp=esp, workflows=latest) if volume.enabled else {}
+    # A minute over K times the usual minute is where a volume burst starts.
+    limits = {w: volume.threshold * hourly / 60 for w, (hourly, hours) in usual.items() if hours >= BASELINE_MIN_HOURS}
+    totals = windows.hour_totals(esp=esp, workflows=latest, limits=limits)
 
     for workflow, people in offenders.items():
         start = windows.persons_window_start(esp=esp, workflow=workflow, people=people, window=window)
@@ -109,13 +113,11 @@ def rules_judge(*, esp: str, rows: list[Row], rules: dict[str, WatchRule]) -> tu
             f"{firing.people} people got more than {burst.threshold:g} messages in {window // 60} minutes",
         )
 
-    volume = rules[Kind.VOLUME]
     if volume.enabled:
-        usual = windows.baselines(esp=esp, workflows=latest)
-        for workflow, (messages, _, _, _) in totals.items():
+        for workflow, (messages, _, _, _, first_minute) in totals.items():
             hourly, hours = usual.get(workflow, (0.0, 0))
             if hours >= BASELINE_MIN_HOURS and messages >= volume.minimum and messages > volume.threshold * hourly:
-                ts = float((latest[workflow] - 59) * 60)
+                ts = float(first_minute * 60)
                 firing = firings.setdefault(workflow, Firing(workflow, ts))
                 firing.add(
                     Kind.VOLUME,
@@ -135,7 +137,7 @@ def rules_judge(*, esp: str, rows: list[Row], rules: dict[str, WatchRule]) -> tu
 
     complaints = rules[Kind.COMPLAINTS]
     if complaints.enabled:
-        for workflow, (messages, n, _, first_minute) in totals.items():
+        for workflow, (messages, n, _, first_minute, _) in totals.items():
             if n >= MIN_COMPLAINTS and messages >= complaints.minimum and 100.0 * n / messages > complaints.threshold:
                 ts = float(first_minute * 60)
                 firing = firings.setdefault(workflow, Firing(workflow, ts))
@@ -146,7 +148,7 @@ def rules_judge(*, esp: str, rows: list[Row], rules: dict[str, WatchRule]) -> tu
                 )
 
     for workflow, firing in firings.items():
-        firing.rate_per_minute = totals.get(workflow, (0, 0, 0, 0))[2]
+        firing.rate_per_minute = totals.get(workflow, (0, 0, 0, 0, 0))[2]
     return firings, {"sent": len(sent), "new_messages": len(new_messages)}
 
 

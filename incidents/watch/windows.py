@@ -86,26 +86,31 @@ for i = 3, #ARGV, 3 do
 end
 return out
 """
-# Per workflow, the 60 minutes to its latest: messages, complaints, the latest minute's messages, first complaint.
+# Per workflow, the 60 minutes to its latest: messages, complaints, the latest minute's messages, the first
+# minute with a complaint, and the first minute sending more than the given messages a minute.
 HOUR_LUA = """
 local out = {}
-for i = 1, #ARGV, 2 do
+for i = 1, #ARGV, 3 do
   local prefix = ARGV[i]
   local last = tonumber(ARGV[i + 1])
-  local m, c, latest, first = 0, 0, 0, last
+  local limit = tonumber(ARGV[i + 2])
+  local m, c, latest, first_c, first_m = 0, 0, 0, last, last
+  local seen_c, seen_m = false, false
   for minute = last - 59, last do
     local v = redis.call('HMGET', prefix .. minute, 'm', 'c')
     local mm = tonumber(v[1]) or 0
     local cc = tonumber(v[2]) or 0
     m = m + mm
     c = c + cc
-    if cc > 0 and first == last and minute < last then first = minute end
+    if cc > 0 and not seen_c then first_c = minute; seen_c = true end
+    if limit >= 0 and mm > limit and not seen_m then first_m = minute; seen_m = true end
     if minute == last then latest = mm end
   end
   out[#out + 1] = m
   out[#out + 1] = c
   out[#out + 1] = latest
-  out[#out + 1] = first
+  out[#out + 1] = first_c
+  out[#out + 1] = first_m
 end
 return out
 """
@@ -160,15 +165,19 @@ def minutes_add(*, esp: str, counts: dict[tuple[str, int], dict[str, int]]) -> N
     pipe.execute()
 
 
-def hour_totals(*, esp: str, workflows: dict[str, int]) -> dict[str, tuple[int, int, int, int]]:
-    """Per workflow, its last hour: (messages, complaints, messages in its latest minute, first complaint's minute)."""
+def hour_totals(
+    *, esp: str, workflows: dict[str, int], limits: dict[str, float] | None = None
+) -> dict[str, tuple[int, int, int, int, int]]:
+    """Per workflow, its last hour: (messages, complaints, messages in its latest minute, first complaint's minute,
+    first minute over its limit of messages a minute)."""
     if not workflows:
         return {}
+    limits = limits or {}
     args: list = []
     for workflow, last in workflows.items():
-        args += (minute_key(esp, workflow, 0)[:-1], last)
+        args += (minute_key(esp, workflow, 0)[:-1], last, repr(float(limits.get(workflow, -1))))
     out = redis_client().eval(HOUR_LUA, 0, *args)
-    return {w: tuple(out[4 * i : 4 * i + 4]) for i, w in enumerate(workflows)}
+    return {w: tuple(out[5 * i : 5 * i + 5]) for i, w in enumerate(workflows)}
 
 
 def suppressed_count(*, esp: str, hits: list[tuple[str, str, float]], window: int) -> dict[str, tuple[int, float]]:

@@ -128,6 +128,8 @@ def test_it_alerts_on_a_workflow_sending_10_times_its_usual_hour():
     )
     alert = WatchAlert.objects.get()
     assert alert.rules == ["volume"] and "6,100 messages in the last hour, usually 59" in alert.summary
+    # The draft opens at the first minute over 10x the usual minute, not an hour back.
+    assert Incident.objects.get().started_at == datetime.fromtimestamp(start, tz=UTC)
 
 
 def test_it_alerts_on_messages_to_addresses_on_the_suppression_list_sent_after_they_were_suppressed():
