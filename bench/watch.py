@@ -452,15 +452,15 @@ def main() -> None:
         f"most events waiting to be counted: {result['max_backlog_events']:,}"
     )
     print(
-        f"alert {result['alert_delay_s_from_breaking_event']} s after the POST with the rule-breaking event "
-        f"({result['alert_delay_s_from_first_loop_event']} s after the loop's first), "
+        f"alert {result['alert_delay_s_from_first_loop_event']} s after the POST with the first offending event "
+        f"(the loop's first; {result['alert_delay_s_from_breaking_event']} s after the person rule's 6th message), "
         f"{result['alerts_loop']} alert(s) for the loop ({result['alert_posts']} webhook posts), "
         f"{result['false_alerts']} false alert(s) {[a.workflow for a in false_alerts]}, {lost} events lost"
     )
     print(
         f"draft incident: window opened at the loop's first event: {window_ok} "
         f"({incident.started_at if incident else None} for {datetime.fromtimestamp(facts['loop_start'], UTC)}); "
-        f"ledger people {people} of {args.loop_people}"
+        f"ledger people {people} (the loop's {args.loop_people} and the workflow's other recipients since)"
     )
     print(json.dumps(result))
 

@@ -18,7 +18,7 @@ from incidents.services import incident_create
 
 from . import tasks, windows
 from .models import WatchAlert, WatchRule
-from .rules import Firing, as_datetime
+from .rules import NO_WORKFLOW, Firing, as_datetime
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +68,9 @@ def alert_raise(*, esp: str, firing: Firing, seen_at) -> WatchAlert:
             except IntegrityError:
                 continue  # another worker opened this burst a moment ago: group into it
             alert.incident = incident_create(
-                title=f"Draft from the watch: {firing.workflow} ({esp})",
+                title=f"Draft from the watch: {firing.workflow[:150]} ({esp})",
                 started_at=first,
-                workflows=[firing.workflow],
+                workflows=[] if firing.workflow == NO_WORKFLOW else [firing.workflow],
                 what_happened=(
                     "Opened by the watch: " + "; ".join(firing.facts) + ". "
                     "A draft: check it, then fill in what happened, or dismiss it on the watch page."
@@ -173,7 +173,7 @@ def alert_ledger_refresh(*, alert_id: int) -> int:
                     incident.id,
                     ops.adapt_datetimefield_value(since),
                     alert.esp,
-                    alert.workflow,
+                    "" if alert.workflow == NO_WORKFLOW else alert.workflow,
                     ops.adapt_datetimefield_value(incident.started_at),
                 ],
             )

@@ -30,10 +30,11 @@ def watch_state(request: HttpRequest) -> HttpResponse:
     if latest is not None:
         minutes = [latest - timedelta(minutes=i) for i in range(MINUTES_SHOWN - 1, -1, -1)]
         counts: dict[tuple[str, str], dict] = defaultdict(dict)
-        for row in WorkflowMinute.objects.filter(minute__gte=minutes[0]).values(
-            "esp", "workflow", "minute", "messages"
-        ):
-            counts[(row["esp"], row["workflow"])][row["minute"]] = row["messages"]
+        rows = WorkflowMinute.objects.filter(minute__gte=minutes[0]).values(
+            "esp", "workflow", "minute", "events", "messages"
+        )
+        for row in rows:
+            counts[(row["esp"], row["workflow"])][row["minute"]] = (row["events"], row["messages"])
         usual: dict[str, dict] = {}
         for esp, _workflow in counts:
             if esp not in usual:
@@ -47,7 +48,7 @@ def watch_state(request: HttpRequest) -> HttpResponse:
                 {
                     "esp": esp,
                     "workflow": workflow,
-                    "counts": [per.get(m, 0) for m in minutes],
+                    "counts": [per.get(m, (0, 0)) for m in minutes],
                     "usual_hourly": round(hourly[0]) if hourly else None,
                 }
             )

@@ -277,3 +277,19 @@ def test_it_retries_an_alert_whose_webhook_failed_without_emailing_twice(monkeyp
 class _Ok:
     def raise_for_status(self):
         return None
+
+
+def test_it_watches_events_without_a_workflow_too():
+    events = [{k: v for k, v in e.items() if k != "category"} for e in loop("x", people=2, times=6)]
+    post(events)
+    alert = WatchAlert.objects.get()
+    assert alert.workflow == "(no workflow)"
+    incident = Incident.objects.get(id=alert.incident_id)
+    assert incident.workflows == [] and AffectedPerson.objects.filter(incident=incident).count() == 2
+
+
+def test_it_shows_events_per_minute_per_workflow(marketer_client):
+    post(loop("nurture", people=3, times=2))
+    services.minutes_flush()
+    page = marketer_client.get("/watch/").content.decode()
+    assert "Events per minute per workflow" in page and "nurture" in page and "6 <small>(3)</small>" in page
