@@ -138,6 +138,8 @@ class WatchAlert(models.Model):
     rules = models.JSONField(default=list)
     # Event time of the first offending event (the draft incident's window opens there).
     first_offending_at = models.DateTimeField()
+    # Event time of the newest offending event: where the draft's window closes when the burst is over.
+    last_offending_at = models.DateTimeField(null=True, blank=True)
     # Wall-clock time of the POST that carried the event that broke the rule, and of the latest one.
     triggered_at = models.DateTimeField()
     last_seen_at = models.DateTimeField()

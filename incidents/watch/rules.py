@@ -57,6 +57,7 @@ class Firing:
 
     workflow: str
     first_offending_at: float
+    last_offending_at: float = 0.0
     rules: set[str] = field(default_factory=set)
     people: int = 0
     rate_per_minute: int = 0
@@ -65,6 +66,7 @@ class Firing:
     def add(self, rule: str, ts: float, fact: str) -> None:
         self.rules.add(rule)
         self.first_offending_at = min(self.first_offending_at, ts)
+        self.last_offending_at = max(self.last_offending_at, ts)
         self.facts.append(fact)
 
 
@@ -86,6 +88,7 @@ def rules_judge(*, esp: str, rows: list[Row], rules: dict[str, WatchRule]) -> tu
     counted = windows.persons_count(esp=esp, sent=sent, window=window) if sent else []
     firings: dict[str, Firing] = {}
     offenders: dict[str, dict[str, float]] = defaultdict(dict)
+    last_offence: dict[str, float] = {}
     new_messages = []
     for s, (new, most, ts) in zip(sent, counted, strict=True):
         if new:
@@ -93,6 +96,7 @@ def rules_judge(*, esp: str, rows: list[Row], rules: dict[str, WatchRule]) -> tu
             new_messages.append(s)
         if burst.enabled and most > burst.threshold:
             offenders[s.workflow].setdefault(s.person, ts)
+            last_offence[s.workflow] = max(ts, last_offence.get(s.workflow, ts))
     windows.minutes_add(esp=esp, counts=minutes)
     latest: dict[str, int] = {}
     for workflow, minute in minutes:
@@ -148,6 +152,9 @@ def rules_judge(*, esp: str, rows: list[Row], rules: dict[str, WatchRule]) -> tu
                 )
 
     for workflow, firing in firings.items():
+        # The burst lasts at least to the newest offending message (for the hourly rules: this batch's newest).
+        newest = last_offence.get(workflow) or float((latest.get(workflow, 0) + 1) * 60 - 1)
+        firing.last_offending_at = max(firing.last_offending_at, newest)
         firing.rate_per_minute = totals.get(workflow, (0, 0, 0, 0, 0))[2]
     return firings, {"sent": len(sent), "new_messages": len(new_messages)}
 

@@ -33,6 +33,7 @@ RULE_NAMES = dict(WatchRule.Kind.choices)
 def alert_raise(*, esp: str, firing: Firing, seen_at) -> WatchAlert:
     """Group a firing into its workflow's open burst, or open one: a draft incident and a notification, once."""
     first = as_datetime(firing.first_offending_at)
+    last = as_datetime(max(firing.last_offending_at, firing.first_offending_at))
     for _ in range(3):
         with transaction.atomic():
             alert = (
@@ -43,6 +44,7 @@ def alert_raise(*, esp: str, firing: Firing, seen_at) -> WatchAlert:
             if alert is not None:
                 alert.rules = sorted(set(alert.rules) | firing.rules)
                 alert.last_seen_at = max(alert.last_seen_at, seen_at)
+                alert.last_offending_at = max(alert.last_offending_at or last, last)
                 alert.people = max(alert.people, firing.people)
                 alert.rate_per_minute = max(alert.rate_per_minute, firing.rate_per_minute)
                 if first < alert.first_offending_at:
@@ -58,6 +60,7 @@ def alert_raise(*, esp: str, firing: Firing, seen_at) -> WatchAlert:
                         workflow=firing.workflow,
                         rules=sorted(firing.rules),
                         first_offending_at=first,
+                        last_offending_at=last,
                         triggered_at=seen_at,
                         last_seen_at=seen_at,
                         people=firing.people,
@@ -196,10 +199,17 @@ def ledgers_refresh() -> int:
 
 
 def bursts_close() -> int:
-    """A burst quiet for WATCH_BURST_QUIET_MINUTES is over: its next offence is a new alert."""
+    """A burst quiet for WATCH_BURST_QUIET_MINUTES is over: its draft's window closes at its last offending event,
+    and its next offence is a new alert."""
     quiet = timezone.now() - timedelta(minutes=settings.WATCH_BURST_QUIET_MINUTES)
     closing = list(WatchAlert.objects.filter(closed_at__isnull=True, last_seen_at__lt=quiet))
     for alert in closing:
+        if alert.incident_id and alert.last_offending_at and not alert.dismissed_at:
+            # The draft's window closes at the burst's last offending event (still editable by hand).
+            Incident.objects.filter(id=alert.incident_id, ended_at__isnull=True).update(
+                ended_at=alert.last_offending_at
+            )
+            Incident.objects.filter(id=alert.incident_id).update(ledger_computed_at=None)
         alert_ledger_refresh(alert_id=alert.id)
         WatchAlert.objects.filter(id=alert.id, closed_at__isnull=True).update(closed_at=timezone.now())
         windows.people_forget(esp=alert.esp, workflow=alert.workflow)

@@ -200,8 +200,12 @@ def test_it_deletes_raw_events_after_the_kept_days_and_keeps_the_incident_s_ledg
 
 def test_it_opens_a_new_alert_after_a_quiet_burst_and_retries_a_failed_notification(settings, monkeypatch):
     post(loop("nurture", people=1, times=6))
+    post(loop("nurture", people=1, times=1, start=T0 + 3000))  # the workflow's normal sending, after the burst
     WatchAlert.objects.update(last_seen_at=timezone.now() - timedelta(hours=1))
     assert services_alerts.bursts_close() == 1
+    incident = Incident.objects.get()
+    assert incident.ended_at == datetime.fromtimestamp(T0 + 5 * 60 + 1, tz=UTC)  # its last offending event
+    assert AffectedPerson.objects.get(incident=incident).messages == 6  # the later, normal send is not in it
     monkeypatch.setattr(settings, "WATCH_ALERT_WEBHOOK_URL", "")
     post(loop("nurture", people=1, times=6, start=T0 + 7200))
     assert WatchAlert.objects.count() == 2 and len(mail.outbox) == 2
