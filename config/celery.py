@@ -9,6 +9,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("amends")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+app.autodiscover_tasks(["incidents.watch"])  # the watch room's tasks (a sub-package of incidents)
 
 # With `celery worker -B` (or a separate `celery beat`), work left behind by killed workers is picked up.
 app.conf.beat_schedule = {
@@ -31,6 +32,21 @@ app.conf.beat_schedule["heartbeat"] = {
 
 # Raw uploads and raw send events past their retention age (apologies/privacy/retention.py).
 app.conf.beat_schedule["privacy-retention"] = {"task": "apologies.privacy.tasks.retention", "schedule": 86400.0}
+
+# The watch: minutes and usual volumes, live ledgers of draft incidents, lost batches and alerts, retention.
+app.conf.beat_schedule["watch-flush-minutes"] = {
+    "task": "incidents.watch.tasks.flush_minutes",
+    "schedule": float(os.environ.get("WATCH_FLUSH_SECONDS", 60)),
+}
+app.conf.beat_schedule["watch-refresh-ledgers"] = {
+    "task": "incidents.watch.tasks.refresh_ledgers",
+    "schedule": float(os.environ.get("WATCH_LEDGER_SECONDS", 30)),
+}
+app.conf.beat_schedule["watch-recover"] = {
+    "task": "incidents.watch.tasks.recover",
+    "schedule": float(os.environ.get("WATCH_RECOVER_SECONDS", 30)),
+}
+app.conf.beat_schedule["watch-retention"] = {"task": "incidents.watch.tasks.retention", "schedule": 3600.0}
 
 
 def worker_command() -> list[str]:

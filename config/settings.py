@@ -371,6 +371,20 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 HEARTBEAT_SECONDS = env.int("HEARTBEAT_SECONDS", default=60)
 CELERY_IMPORTS = ["config.health"]
 
+# The watch: ESP events of all sending, counted against rules (incidents/watch/).
+# Its sliding windows live in Redis (shared by web and workers); "fakeredis://" keeps them in-process,
+# enough for tests and for a laptop whose worker counts alone (the page's usual volumes then stay empty).
+WATCH_REDIS_URL = env("WATCH_REDIS_URL", default="fakeredis://")
+# Who is told when a rule breaks: email addresses, and a JSON webhook taking {"text": ...} (Slack, Teams, ...).
+WATCH_ALERT_EMAILS = env.list("WATCH_ALERT_EMAILS", default=[])
+WATCH_ALERT_WEBHOOK_URL = env("WATCH_ALERT_WEBHOOK_URL", default="")
+# Raw watched events are deleted after this many days (incidents keep their own copies).
+WATCH_KEEP_DAYS = env.int("WATCH_KEEP_DAYS", default=14)
+# A burst with no offending event for this long is over: the next one is a new alert.
+WATCH_BURST_QUIET_MINUTES = env.int("WATCH_BURST_QUIET_MINUTES", default=30)
+# Its beat periods are set in config/celery.py (WATCH_FLUSH_SECONDS, WATCH_LEDGER_SECONDS, WATCH_RECOVER_SECONDS).
+
+
 # LOG_FORMAT=json gives one JSON object per line (python-json-logger), with the ids of every send line.
 LOG_FORMAT = env("LOG_FORMAT", default="text")
 LOGGING = {

@@ -18,6 +18,7 @@ urlpatterns = [
     path("privacy/", include("apologies.privacy.urls")),
     *wayback_urls.urlpatterns,
     path("anymail/", include("anymail.urls")),
+    path("watch/", include("incidents.watch.urls")),
     path("admin/", admin.site.urls),
     path("healthz", HealthzView.as_view(), name="healthz"),
     path("healthz/web", WebHealthzView.as_view(), name="healthz_web"),

@@ -13,6 +13,7 @@ from incidents.auditlog.models import AuditEntry  # registers the app-wide audit
 
 from .contacts.models import Contact, Suppression, SuppressionChange
 from .vocabulary import EventType
+from .watch.models import WatchAlert, WatchBatch, WatchedEsp, WatchedEvent, WatchRule, WorkflowMinute  # noqa: F401
 
 __all__ = [
     "AffectedPerson",
