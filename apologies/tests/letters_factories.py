@@ -25,12 +25,14 @@ def letter_campaign(
     people: dict[str, dict],
     start: bool = True,
     letter_settings: dict | None = None,
+    letter_body: str | None = None,
     **fields,
 ) -> Campaign:
     """A campaign whose people unsubscribed and have addresses (so: letters). people: email -> contact fields.
 
     A field "messages" sets how many emails they received (and so their tier); "state" their state.
-    `letter_settings` are set before the approval (which covers them); the return address defaults to a US one.
+    `letter_settings` and the `letter_body` are set before the approval, which covers them; the return address
+    defaults to a US one.
     """
     incident = IncidentFactory()
     for email, values in people.items():
@@ -44,6 +46,8 @@ def letter_campaign(
     LetterSettings.objects.update_or_create(
         campaign=campaign, defaults={"return_address": US_RETURN_ADDRESS, **(letter_settings or {})}
     )
+    if letter_body is not None:
+        campaign.templates.update(letter_body=letter_body)
     if approver is not None:
         lifecycle.campaign_submit(campaign=campaign, user=marketer)
         lifecycle.campaign_approve(campaign=campaign, user=approver)

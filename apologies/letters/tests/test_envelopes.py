@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from apologies.letters import layout, paper
+from apologies.letters import paper
 from apologies.letters import services as letter_batches
 from apologies.models import Letter
 from apologies.tests.letters_factories import letter_campaign, pdf_words
@@ -35,10 +35,8 @@ SAMPLES = {
 
 
 def render(marketer, approver, callbacks, *, page_size: str, envelope: str, sender: str, country: str):
-    campaign = letter_campaign(marketer, approver, people=SAMPLES)
-    ls = layout.letter_settings(campaign)
-    ls.page_size, ls.envelope, ls.return_address, ls.return_country = page_size, envelope, sender, country
-    ls.save()
+    values = {"page_size": page_size, "envelope": envelope, "return_address": sender, "return_country": country}
+    campaign = letter_campaign(marketer, approver, people=SAMPLES, letter_settings=values)
     with callbacks(execute=True):
         run = letter_batches.batches_create(campaign=campaign, user=approver)
     [batch] = run.batches

@@ -26,15 +26,14 @@ def png_uri(width: int, height: int) -> str:
 
 
 def campaign_with(marketer, approver, body: str | None = None, **kwargs):
-    campaign = letter_campaign(marketer, approver, people={"zoe@example.com": {"first_name": "Zoë"}}, **kwargs)
-    ls = layout.letter_settings(campaign)
-    ls.return_address = SENDER
-    ls.save()
-    if body is not None:
-        template = campaign.templates.get()
-        template.letter_body = body
-        template.save()
-    return campaign
+    return letter_campaign(
+        marketer,
+        approver,
+        people={"zoe@example.com": {"first_name": "Zoë"}},
+        letter_settings={"return_address": SENDER},
+        letter_body=body,
+        **kwargs,
+    )
 
 
 def messages(campaign) -> list[str]:

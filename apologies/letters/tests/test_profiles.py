@@ -8,7 +8,7 @@ import zlib
 import pytest
 from django.urls import reverse
 
-from apologies.letters import layout, paper
+from apologies.letters import paper
 from apologies.letters import services as letter_batches
 from apologies.letters.models import PrintProfile
 from apologies.tests.letters_factories import letter_campaign, pdf_words
@@ -30,14 +30,13 @@ def streams(pdf: bytes) -> bytes:
 
 
 def rendered(marketer, approver, callbacks, *, profile: PrintProfile | None, people: dict, body: str | None = None):
-    campaign = letter_campaign(marketer, approver, people=people)
-    ls = layout.letter_settings(campaign)
-    ls.return_address, ls.print_profile = SENDER, profile
-    ls.save()
-    if body:
-        template = campaign.templates.get()
-        template.letter_body = body
-        template.save()
+    campaign = letter_campaign(
+        marketer,
+        approver,
+        people=people,
+        letter_settings={"return_address": SENDER, "print_profile": profile},
+        letter_body=body or None,
+    )
     with callbacks(execute=True):
         [batch] = letter_batches.batches_create(campaign=campaign, user=approver).batches
     batch.refresh_from_db()
