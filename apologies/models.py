@@ -1,5 +1,6 @@
 """Every model of apologies, gathered so Django (and code outside the app) finds them in one place."""
 
+from apologies.api.models import ApiCall, ApiToken
 from apologies.campaigns.models import AuditEvent, Campaign, CampaignTemplate, CountryPolicy, Recipient
 from apologies.feedback.models import DeliveryEvent, Reply
 from apologies.letters.models import GiftAssignment, GiftPackage, GiftReservation, Letter, LetterBatch, LetterSettings
@@ -7,6 +8,8 @@ from apologies.sending.models import CapturedEmail, Delivery
 from apologies.wayback.models import Consent
 
 __all__ = [
+    "ApiCall",
+    "ApiToken",
     "AuditEvent",
     "Campaign",
     "CampaignTemplate",

@@ -244,3 +244,10 @@ LOGGING = {
     # WeasyPrint logs every step of every document at INFO, from its import on: thousands of lines a batch.
     "loggers": {"weasyprint.progress": {"level": "WARNING"}},
 }
+
+# Careful sending, providers and the API
+# The JSON API under /api/ (tokens: manage.py api_token_create USERNAME NAME): calls per token, and per IP
+# for calls without a valid token. Every call is in the API's audit trail.
+MIDDLEWARE.append("apologies.api.middleware.ApiAuditMiddleware")
+AMENDS_API_RATE = env("AMENDS_API_RATE", default="120/m")
+AMENDS_API_ANON_RATE = env("AMENDS_API_ANON_RATE", default="20/m")

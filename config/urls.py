@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from apologies.api import urls as api_urls
 from apologies.wayback import urls as wayback_urls
 
 urlpatterns = [
@@ -14,6 +15,7 @@ urlpatterns = [
     path("campaigns/", include("apologies.urls")),
     *wayback_urls.urlpatterns,
     path("anymail/", include("anymail.urls")),
+    *api_urls.urlpatterns,
     path("admin/", admin.site.urls),
 ]
 
