@@ -22,6 +22,9 @@ app.conf.beat_schedule["requeue-letter-batches"] = {
     "schedule": 120.0,
 }
 
+# Careful sending: pilot and waves, local hours (apologies.sending.waves).
+app.conf.beat_schedule["advance-waves"] = {"task": "apologies.tasks.advance_waves", "schedule": 60.0}
+
 
 def worker_command() -> list[str]:
     """A lean worker process, as the real-worker tests and the benchmarks start it."""

@@ -251,3 +251,8 @@ LOGGING = {
 MIDDLEWARE.append("apologies.api.middleware.ApiAuditMiddleware")
 AMENDS_API_RATE = env("AMENDS_API_RATE", default="120/m")
 AMENDS_API_ANON_RATE = env("AMENDS_API_ANON_RATE", default="20/m")
+# Careful sending: day hours (never at night) and morning hours in each person's own zone, and the zone of
+# people whose contact names neither a zone nor a country with a known one.
+AMENDS_DAY_HOURS = (env.int("AMENDS_DAY_START_HOUR", default=8), env.int("AMENDS_DAY_END_HOUR", default=21))
+AMENDS_MORNING_HOURS = (env.int("AMENDS_MORNING_START_HOUR", default=9), env.int("AMENDS_MORNING_END_HOUR", default=12))
+AMENDS_DEFAULT_PERSON_ZONE = env("AMENDS_DEFAULT_PERSON_ZONE", default="UTC")

@@ -117,7 +117,9 @@ def campaign_cancel(*, campaign: Campaign, user) -> None:
         campaign_transition(campaign, Campaign.Status.CANCELLED, user, "cancelled")
 
         stock.stock_release(campaign=campaign, user=user)
-        n = campaign.deliveries.filter(status=Delivery.Status.QUEUED).update(status=Delivery.Status.CANCELLED)
+        n = campaign.deliveries.filter(status__in=[Delivery.Status.QUEUED, Delivery.Status.HELD]).update(
+            status=Delivery.Status.CANCELLED
+        )
         if n:
             audit_add(campaign, user, "cancelled deliveries", f"{n} queued apologies will not be sent")
 
