@@ -1,6 +1,7 @@
 """Every model of apologies, gathered so Django (and code outside the app) finds them in one place."""
 
 from apologies.api.models import ApiCall, ApiToken
+from apologies.campaigns.control_models import ControlMember
 from apologies.campaigns.models import AuditEvent, Campaign, CampaignTemplate, CountryPolicy, Recipient
 from apologies.feedback.models import DeliveryEvent, Reply
 from apologies.letters.models import GiftAssignment, GiftPackage, GiftReservation, Letter, LetterBatch, LetterSettings
@@ -15,6 +16,7 @@ __all__ = [
     "CampaignTemplate",
     "CapturedEmail",
     "Consent",
+    "ControlMember",
     "CountryPolicy",
     "Delivery",
     "DeliveryEvent",

@@ -256,3 +256,6 @@ AMENDS_API_ANON_RATE = env("AMENDS_API_ANON_RATE", default="20/m")
 AMENDS_DAY_HOURS = (env.int("AMENDS_DAY_START_HOUR", default=8), env.int("AMENDS_DAY_END_HOUR", default=21))
 AMENDS_MORNING_HOURS = (env.int("AMENDS_MORNING_START_HOUR", default=9), env.int("AMENDS_MORNING_END_HOUR", default=12))
 AMENDS_DEFAULT_PERSON_ZONE = env("AMENDS_DEFAULT_PERSON_ZONE", default="UTC")
+# The control group's comparison says "too few to tell" below these sizes (people per group, outcome events).
+AMENDS_CONTROL_MIN_GROUP = env.int("AMENDS_CONTROL_MIN_GROUP", default=30)
+AMENDS_CONTROL_MIN_EVENTS = env.int("AMENDS_CONTROL_MIN_EVENTS", default=10)

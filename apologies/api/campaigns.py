@@ -11,6 +11,7 @@ from ninja import Router, Schema
 from apologies.api import access
 from apologies.campaigns.models import Campaign
 from apologies.results import services as outcomes
+from apologies.results.control import control_results
 from apologies.sending import services as sending
 
 router = Router(tags=["campaigns"])
@@ -67,7 +68,8 @@ def campaign_status(request: HttpRequest, campaign_id: int):
 
 @router.get("/campaigns/{campaign_id}/results", response=dict)
 def campaign_results(request: HttpRequest, campaign_id: int):
-    """The campaign's funnel, as on its results page."""
+    """The campaign's funnel, as on its results page, and apologised vs control when it has a control group."""
     access.permission_needed(request, "apologies.view_campaign")
     c = get_object_or_404(Campaign.objects.select_related("incident"), id=campaign_id)
-    return outcomes.results_for(campaigns=[c], affected=c.incident.affected.count())
+    results = outcomes.results_for(campaigns=[c], affected=c.incident.affected.count())
+    return {**results, "control_group": control_results(campaign=c)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from apologies.campaigns import fingerprint, templating
+from apologies.campaigns import control, fingerprint, templating
 from apologies.campaigns.audit import audit_add
 from apologies.campaigns.models import Campaign, CampaignError, CampaignTemplate, Recipient
 from apologies.letters import stock
@@ -82,6 +82,7 @@ def campaign_approve(*, campaign: Campaign, user) -> None:
         campaign.approved_at = timezone.now()
         campaign.approved_parts = fingerprint.campaign_fingerprint(campaign=campaign)
         campaign_transition(campaign, Campaign.Status.APPROVED, user, "approval renewed" if renew else "approved")
+        control.control_choose(campaign=campaign, user=user)
 
 
 def campaign_reject(*, campaign: Campaign, user, reason: str) -> None:

@@ -45,7 +45,7 @@ class CountryPolicy(models.Model):
         return f"{self.country}: {'invitation allowed' if self.invite_allowed else 'apology only'}"
 
 
-# The settings of careful sending (pilot, waves, thresholds, schedule), as the settings form shows them.
+# The settings of careful sending (pilot, waves, thresholds, schedule, control group), as the settings form shows them.
 PERCENT = [MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("100"))]
 CAREFUL_FIELDS = [
     "pilot",
@@ -56,6 +56,8 @@ CAREFUL_FIELDS = [
     "max_bounce_percent",
     "schedule",
     "send_at",
+    "control_group",
+    "control_percent",
 ]
 
 
@@ -107,7 +109,7 @@ class Campaign(models.Model):
     # What the approval covers, part by part (campaigns.fingerprint): a difference sends it back to draft.
     approved_parts = models.JSONField(default=dict, blank=True, editable=False)
     paused_reason = models.CharField(max_length=500, blank=True)
-    # Careful sending (sending.waves): part of what is approved, like every setting above.
+    # Careful sending (sending.waves, campaigns.control): part of what is approved, like every setting above.
     pilot = models.BooleanField(default=False, help_text="Send to a random pilot share first, then in waves.")
     pilot_percent = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("5"), validators=PERCENT)
     wave_percent = models.DecimalField(
@@ -141,6 +143,15 @@ class Campaign(models.Model):
         help_text="At a set time or in each person's local morning, never at night where they live.",
     )
     send_at = models.DateTimeField(null=True, blank=True, help_text="Not before this time (empty: from the start).")
+    control_group = models.BooleanField(
+        default=False, help_text="Keep a random share without apology to measure what the apology did."
+    )
+    control_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("10"),
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("50"))],
+    )
     wave_released = models.PositiveSmallIntegerField(default=0, editable=False)
     wave_released_at = models.DateTimeField(null=True, blank=True, editable=False)
     consecutive_errors = models.PositiveIntegerField(default=0)

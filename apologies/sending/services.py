@@ -64,7 +64,8 @@ def deliveries_create(*, campaign: Campaign) -> int:
             channel=r.channel,
             follow_up=campaign.allow_follow_up,
         )
-        for r in campaign.recipients.exclude(channel=Recipient.Channel.NONE)
+        # The control group (campaigns.control) gets no apology.
+        for r in campaign.recipients.exclude(channel=Recipient.Channel.NONE).filter(control__isnull=True)
     ]
     Delivery.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
     created = campaign.deliveries.filter(channel=Recipient.Channel.EMAIL).count()
