@@ -5,6 +5,7 @@ from apologies.campaigns.control_models import ControlMember
 from apologies.campaigns.models import AuditEvent, Campaign, CampaignTemplate, CountryPolicy, Recipient
 from apologies.feedback.models import DeliveryEvent, Reply
 from apologies.letters.models import GiftAssignment, GiftPackage, GiftReservation, Letter, LetterBatch, LetterSettings
+from apologies.letters.providers.models import ProviderEvent, ProviderLetter
 from apologies.sending.models import CapturedEmail, Delivery
 from apologies.wayback.models import Consent
 
@@ -26,6 +27,8 @@ __all__ = [
     "Letter",
     "LetterBatch",
     "LetterSettings",
+    "ProviderEvent",
+    "ProviderLetter",
     "Recipient",
     "Reply",
 ]

@@ -259,3 +259,12 @@ AMENDS_DEFAULT_PERSON_ZONE = env("AMENDS_DEFAULT_PERSON_ZONE", default="UTC")
 # The control group's comparison says "too few to tell" below these sizes (people per group, outcome events).
 AMENDS_CONTROL_MIN_GROUP = env.int("AMENDS_CONTROL_MIN_GROUP", default=30)
 AMENDS_CONTROL_MIN_EVENTS = env.int("AMENDS_CONTROL_MIN_EVENTS", default=10)
+# Letters through a print-and-mail provider (apologies.letters.providers): "lob", or empty for the mail house only.
+AMENDS_LETTER_PROVIDER = env("AMENDS_LETTER_PROVIDER", default="")
+AMENDS_LOB_API_KEY = env("AMENDS_LOB_API_KEY", default="")
+AMENDS_LOB_API_URL = env("AMENDS_LOB_API_URL", default="https://api.lob.com/v1")
+# Point Lob's webhook at https://host/providers/lob/tracking/ with this secret; without it every event is refused.
+AMENDS_LOB_WEBHOOK_SECRET = env("AMENDS_LOB_WEBHOOK_SECRET", default="")
+AMENDS_PROVIDER_VERIFY = env.bool("AMENDS_PROVIDER_VERIFY", default=True)
+AMENDS_PROVIDER_TIMEOUT = env.int("AMENDS_PROVIDER_TIMEOUT", default=60)
+AMENDS_PROVIDER_WEBHOOK_TOLERANCE_SECONDS = env.int("AMENDS_PROVIDER_WEBHOOK_TOLERANCE_SECONDS", default=300)

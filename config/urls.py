@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from apologies.api import urls as api_urls
+from apologies.letters.providers import urls as provider_urls
 from apologies.wayback import urls as wayback_urls
 
 urlpatterns = [
@@ -16,6 +17,7 @@ urlpatterns = [
     *wayback_urls.urlpatterns,
     path("anymail/", include("anymail.urls")),
     *api_urls.urlpatterns,
+    *provider_urls.urlpatterns,
     path("admin/", admin.site.urls),
 ]
 

@@ -6,10 +6,12 @@ from datetime import datetime
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
+from ninja.errors import HttpError
 
 from apologies.api import access
-from apologies.campaigns.models import Campaign
+from apologies.campaigns.models import Campaign, CampaignError
+from apologies.letters.providers.services import provider_letters_start
 from apologies.results import services as outcomes
 from apologies.results.control import control_results
 from apologies.sending import services as sending
@@ -73,3 +75,15 @@ def campaign_results(request: HttpRequest, campaign_id: int):
     c = get_object_or_404(Campaign.objects.select_related("incident"), id=campaign_id)
     results = outcomes.results_for(campaigns=[c], affected=c.incident.affected.count())
     return {**results, "control_group": control_results(campaign=c)}
+
+
+@router.post("/campaigns/{campaign_id}/letters/provider", response={202: dict})
+def campaign_letters_provider(request: HttpRequest, campaign_id: int):
+    """Hand the campaign's letters not yet printed to the print-and-mail provider (AMENDS_LETTER_PROVIDER)."""
+    access.permission_needed(request, "apologies.send_campaign")
+    c = get_object_or_404(Campaign, id=campaign_id)
+    try:
+        queued = provider_letters_start(campaign=c, user=request.user)
+    except CampaignError as e:
+        raise HttpError(409, str(e)) from e
+    return Status(202, {"queued": queued})
