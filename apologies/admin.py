@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from apologies.api import admin as api_admin  # noqa: F401 - registers the API's admin pages
+
 from .models import AuditEvent, Campaign, CapturedEmail, Consent, CountryPolicy, Delivery, DeliveryEvent, Reply
 
 

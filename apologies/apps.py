@@ -13,6 +13,7 @@ class ApologiesConfig(AppConfig):
         from apologies.feedback import webhooks  # noqa: F401
         from apologies.letters import checks
         from apologies.letters import tasks as letter_tasks  # noqa: F401
+        from apologies.letters.providers import tasks as provider_tasks  # noqa: F401
         from apologies.sending import tasks as sending_tasks  # noqa: F401
 
         # Said at start-up, web and worker alike: without it every letter PDF costs ~7x more.

@@ -48,6 +48,14 @@ app.conf.beat_schedule["watch-recover"] = {
 }
 app.conf.beat_schedule["watch-retention"] = {"task": "incidents.watch.tasks.retention", "schedule": 3600.0}
 
+# Careful sending: pilot and waves, local hours (apologies.sending.waves).
+app.conf.beat_schedule["advance-waves"] = {"task": "apologies.tasks.advance_waves", "schedule": 60.0}
+# Letters left mid-handover to a print-and-mail provider (the idempotency key makes a retry safe).
+app.conf.beat_schedule["requeue-provider-letters"] = {
+    "task": "apologies.tasks.requeue_provider_letters",
+    "schedule": 300.0,
+}
+
 
 def worker_command() -> list[str]:
     """A lean worker process, as the real-worker tests and the benchmarks start it."""

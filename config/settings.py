@@ -431,3 +431,27 @@ AMENDS_SITE_URL_CHECK = env.bool("AMENDS_SITE_URL_CHECK", default=not DEBUG)
 AMENDS_CONFIRM_RESEND_SECONDS = env.int("AMENDS_CONFIRM_RESEND_SECONDS", default=60)
 # One-time form tokens: how many finished create forms each session remembers (Back + resubmit shows the first).
 AMENDS_ONCE_TOKENS_KEPT = env.int("AMENDS_ONCE_TOKENS_KEPT", default=50)
+
+# Careful sending, providers and the API
+# The JSON API under /api/ (tokens: manage.py api_token_create USERNAME NAME): calls per token, and per IP
+# for calls without a valid token. Every call is in the API's audit trail.
+MIDDLEWARE.append("apologies.api.middleware.ApiAuditMiddleware")
+AMENDS_API_RATE = env("AMENDS_API_RATE", default="120/m")
+AMENDS_API_ANON_RATE = env("AMENDS_API_ANON_RATE", default="20/m")
+# Careful sending: day hours (never at night) and morning hours in each person's own zone, and the zone of
+# people whose contact names neither a zone nor a country with a known one.
+AMENDS_DAY_HOURS = (env.int("AMENDS_DAY_START_HOUR", default=8), env.int("AMENDS_DAY_END_HOUR", default=21))
+AMENDS_MORNING_HOURS = (env.int("AMENDS_MORNING_START_HOUR", default=9), env.int("AMENDS_MORNING_END_HOUR", default=12))
+AMENDS_DEFAULT_PERSON_ZONE = env("AMENDS_DEFAULT_PERSON_ZONE", default="UTC")
+# The control group's comparison says "too few to tell" below these sizes (people per group, outcome events).
+AMENDS_CONTROL_MIN_GROUP = env.int("AMENDS_CONTROL_MIN_GROUP", default=30)
+AMENDS_CONTROL_MIN_EVENTS = env.int("AMENDS_CONTROL_MIN_EVENTS", default=10)
+# Letters through a print-and-mail provider (apologies.letters.providers): "lob", or empty for the mail house only.
+AMENDS_LETTER_PROVIDER = env("AMENDS_LETTER_PROVIDER", default="")
+AMENDS_LOB_API_KEY = env("AMENDS_LOB_API_KEY", default="")
+AMENDS_LOB_API_URL = env("AMENDS_LOB_API_URL", default="https://api.lob.com/v1")
+# Point Lob's webhook at https://host/providers/lob/tracking/ with this secret; without it every event is refused.
+AMENDS_LOB_WEBHOOK_SECRET = env("AMENDS_LOB_WEBHOOK_SECRET", default="")
+AMENDS_PROVIDER_VERIFY = env.bool("AMENDS_PROVIDER_VERIFY", default=True)
+AMENDS_PROVIDER_TIMEOUT = env.int("AMENDS_PROVIDER_TIMEOUT", default=60)
+AMENDS_PROVIDER_WEBHOOK_TOLERANCE_SECONDS = env.int("AMENDS_PROVIDER_WEBHOOK_TOLERANCE_SECONDS", default=300)

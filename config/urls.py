@@ -4,6 +4,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from apologies.api import urls as api_urls
+from apologies.letters.providers import urls as provider_urls
 from apologies.wayback import urls as wayback_urls
 from config.health import HealthzView, WebHealthzView
 
@@ -19,6 +21,8 @@ urlpatterns = [
     *wayback_urls.urlpatterns,
     path("anymail/", include("anymail.urls")),
     path("watch/", include("incidents.watch.urls")),
+    *api_urls.urlpatterns,
+    *provider_urls.urlpatterns,
     path("admin/", admin.site.urls),
     path("healthz", HealthzView.as_view(), name="healthz"),
     path("healthz/web", WebHealthzView.as_view(), name="healthz_web"),

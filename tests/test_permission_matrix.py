@@ -134,8 +134,9 @@ MATRIX: dict[str, dict[str, set[str]]] = {
 }
 # Methods a public route takes but that need more than a role (a health check that may fail, …).
 ANY_ANSWER = {"healthz", "healthz_web"}
-# ESP webhooks (the watch's, like anymail's) are authenticated by their secret, not by a role.
-WEBHOOK_PREFIXES = ("watch:endpoint_",)
+# ESP and provider webhooks (the watch's, Lob's, like anymail's) are authenticated by their secret, not by a
+# role; the JSON API authenticates tokens, not sessions, and apologies/api/tests checks each endpoint by role.
+WEBHOOK_PREFIXES = ("watch:endpoint_", "provider_tracking", "api:")
 # Routes whose answer is the login page for everyone (signing out).
 LOGIN_IS_THE_ANSWER = {"logout"}
 

@@ -37,6 +37,8 @@ CAMPAIGN_VOLATILE = {
     "updated",
     "seed_list",
     "approval_max_age_hours",
+    "wave_released",
+    "wave_released_at",
 }
 # The incident's fields that the words quote (see campaigns.words.values_for).
 INCIDENT_WORDS = ("title", "what_happened", "fix", "root_cause", "started_at", "ended_at")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from apologies.campaigns import templating
-from apologies.campaigns.models import Campaign, CampaignTemplate, Recipient
+from apologies.campaigns.models import CAREFUL_FIELDS, Campaign, CampaignTemplate, Recipient
 from incidents.models import AffectedPerson
 
 
@@ -60,8 +60,12 @@ class CampaignSettingsForm(forms.ModelForm):
             "cost_per_letter",
             "cost_per_gift",
             "seed_list",
+            *CAREFUL_FIELDS,
         ]
-        widgets = {"seed_list": forms.Textarea(attrs={"rows": 3})}
+        widgets = {
+            "seed_list": forms.Textarea(attrs={"rows": 3}),
+            "send_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from apologies.campaigns import fingerprint, templating
+from apologies.campaigns import control, fingerprint, templating
 from apologies.campaigns.audit import audit_add
 from apologies.campaigns.brand import brand_for
 from apologies.campaigns.models import Campaign, CampaignError, CampaignTemplate, Recipient
@@ -110,6 +110,7 @@ def campaign_approve(*, campaign: Campaign, user) -> None:
         campaign.approved_at = timezone.now()
         campaign.approved_parts = fingerprint.campaign_fingerprint(campaign=campaign)
         campaign_transition(campaign, Campaign.Status.APPROVED, user, "approval renewed" if renew else "approved")
+        control.control_choose(campaign=campaign, user=user)
 
 
 def campaign_reject(*, campaign: Campaign, user, reason: str) -> None:
@@ -145,7 +146,9 @@ def campaign_cancel(*, campaign: Campaign, user) -> None:
         campaign_transition(campaign, Campaign.Status.CANCELLED, user, "cancelled")
 
         stock.stock_release(campaign=campaign, user=user)
-        n = campaign.deliveries.filter(status=Delivery.Status.QUEUED).update(status=Delivery.Status.CANCELLED)
+        n = campaign.deliveries.filter(status__in=[Delivery.Status.QUEUED, Delivery.Status.HELD]).update(
+            status=Delivery.Status.CANCELLED
+        )
         if n:
             audit_add(campaign, user, "cancelled deliveries", f"{n} queued apologies will not be sent")
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -53,6 +53,22 @@ class CountryPolicy(models.Model):
 
 
 HEX_COLOR = RegexValidator(r"^#[0-9a-fA-F]{6}$", "A colour like #b3261e.")
+
+
+# The settings of careful sending (pilot, waves, thresholds, schedule, control group), as the settings form shows them.
+PERCENT = [MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("100"))]
+CAREFUL_FIELDS = [
+    "pilot",
+    "pilot_percent",
+    "wave_percent",
+    "wave_wait_minutes",
+    "max_complaint_percent",
+    "max_bounce_percent",
+    "schedule",
+    "send_at",
+    "control_group",
+    "control_percent",
+]
 
 
 class Campaign(models.Model):
@@ -115,6 +131,51 @@ class Campaign(models.Model):
     # What the approval covers, part by part (campaigns.fingerprint): a difference sends it back to draft.
     approved_parts = models.JSONField(default=dict, blank=True, editable=False)
     paused_reason = models.CharField(max_length=500, blank=True)
+    # Careful sending (sending.waves, campaigns.control): part of what is approved, like every setting above.
+    pilot = models.BooleanField(default=False, help_text="Send to a random pilot share first, then in waves.")
+    pilot_percent = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("5"), validators=PERCENT)
+    wave_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("25"),
+        validators=PERCENT,
+        help_text="Share of everyone in each later wave.",
+    )
+    wave_wait_minutes = models.PositiveIntegerField(
+        default=240, help_text="Wait after a wave's last email before the next wave, for complaints to come in."
+    )
+    max_complaint_percent = models.DecimalField(
+        max_digits=6,
+        decimal_places=3,
+        default=Decimal("0.1"),
+        validators=PERCENT,
+        help_text="Pause when complaints reach this share of the emails sent.",
+    )
+    max_bounce_percent = models.DecimalField(
+        max_digits=6,
+        decimal_places=3,
+        default=Decimal("2"),
+        validators=PERCENT,
+        help_text="Pause when hard bounces reach this share of the emails sent.",
+    )
+    schedule = models.CharField(
+        max_length=10,
+        choices=[("now", "As soon as it starts"), ("at", "At a set time"), ("morning", "In each person's morning")],
+        default="now",
+        help_text="At a set time or in each person's local morning, never at night where they live.",
+    )
+    send_at = models.DateTimeField(null=True, blank=True, help_text="Not before this time (empty: from the start).")
+    control_group = models.BooleanField(
+        default=False, help_text="Keep a random share without apology to measure what the apology did."
+    )
+    control_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("10"),
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("50"))],
+    )
+    wave_released = models.PositiveSmallIntegerField(default=0, editable=False)
+    wave_released_at = models.DateTimeField(null=True, blank=True, editable=False)
     consecutive_errors = models.PositiveIntegerField(default=0)
     planned_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -11,6 +11,7 @@ from django.utils import timezone
 from apologies.campaigns.models import Campaign, Recipient
 from apologies.feedback.models import Reply
 from apologies.letters import stock
+from apologies.letters.providers.services import provider_letters_summary
 from apologies.sending.models import Delivery
 from apologies.wayback.models import Consent
 
@@ -88,6 +89,8 @@ def results_for(*, campaigns, affected: int) -> dict:
             }
             for t in range(len(labels))
         ],
+        # Letters through a print-and-mail provider, by their tracking (mailed, in transit, delivered, returned).
+        "letters_tracked": provider_letters_summary(campaigns=ids),
         "cost": cost.quantize(Decimal("0.01")),
         "reserved": reserved.quantize(Decimal("0.01")),
         "held_back": held_back(recipients),

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, render
 
 from apologies.campaigns.access import campaign_or_404, view_required
 from apologies.results import services as outcomes
+from apologies.results.control import control_results
 from incidents.exports import csv_safe
 from incidents.models import Incident
 
@@ -20,9 +21,8 @@ from incidents.models import Incident
 def campaign_results(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = campaign_or_404(campaign_id)
     results = outcomes.results_for(campaigns=[campaign], affected=campaign.incident.affected.count())
-    return render(
-        request, "apologies/results.html", {"campaign": campaign, "incident": campaign.incident, "r": results}
-    )
+    context = {"campaign": campaign, "incident": campaign.incident, "r": results}
+    return render(request, "apologies/results.html", {**context, "control": control_results(campaign=campaign)})
 
 
 @login_required

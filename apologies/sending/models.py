@@ -20,6 +20,7 @@ class Delivery(models.Model):
         SKIPPED = "skipped", "Skipped: suppressed at send time"
         REVIEW = "review", "Needs review"
         CANCELLED = "cancelled", "Cancelled"
+        HELD = "held", "Waiting for its wave or its hour"
 
     campaign = models.ForeignKey(Campaign, models.CASCADE, related_name="deliveries")
     recipient = models.ForeignKey(Recipient, models.CASCADE, related_name="deliveries")
@@ -27,6 +28,8 @@ class Delivery(models.Model):
     email = models.CharField(max_length=254)
     channel = models.CharField(max_length=10, choices=Recipient.Channel.choices)
     follow_up = models.BooleanField(default=False)
+    # Careful sending: 1 for the pilot, 2… for later waves, 0 without waves (sending.waves).
+    wave = models.PositiveSmallIntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)

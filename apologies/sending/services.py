@@ -18,7 +18,7 @@ from apologies.campaigns.lifecycle import campaign_transition
 from apologies.campaigns.models import Campaign, CampaignError, Recipient
 from apologies.links import site_url_problem
 from apologies.privacy import services as privacy
-from apologies.sending import esp, tasks
+from apologies.sending import esp, tasks, waves
 from apologies.sending.logs import send_log
 from apologies.sending.models import Delivery
 from apologies.sending.ratelimit import RateLimiter
@@ -46,11 +46,13 @@ def campaign_start(*, campaign: Campaign, user) -> int:
         raise CampaignError(f"Not started: {', '.join(changed)} changed since the approval. It is back in draft.")
     with transaction.atomic():
         queued = deliveries_create(campaign=campaign)
+        held = waves.deliveries_hold(campaign=campaign)
         campaign.started_at = timezone.now()
         campaign.paused_reason = ""
         campaign.consecutive_errors = 0
         campaign.save(update_fields=["started_at", "paused_reason", "consecutive_errors"])
-        campaign_transition(campaign, Campaign.Status.SENDING, user, "sending started", f"{queued} emails queued")
+        detail = f"{queued} emails queued" + (f"; {held['held']} wait for their wave or hour" if held else "")
+        campaign_transition(campaign, Campaign.Status.SENDING, user, "sending started", detail)
         senders_enqueue(campaign=campaign)
     send_log(logging.INFO, "started", campaign=campaign, queued=queued, user=user.get_username() if user else "")
     return queued
@@ -67,7 +69,8 @@ def deliveries_create(*, campaign: Campaign) -> int:
             channel=r.channel,
             follow_up=campaign.allow_follow_up,
         )
-        for r in campaign.recipients.exclude(channel=Recipient.Channel.NONE)
+        # The control group (campaigns.control) gets no apology.
+        for r in campaign.recipients.exclude(channel=Recipient.Channel.NONE).filter(control__isnull=True)
     ]
     Delivery.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
     created = campaign.deliveries.filter(channel=Recipient.Channel.EMAIL).count()
@@ -259,6 +262,8 @@ def _finish_if_done(campaign: Campaign) -> str:
     )
     if open_rows.filter(status=Delivery.Status.QUEUED).exists():
         return "waiting"  # retries with a backoff that is not due yet
+    if campaign.deliveries.filter(status=Delivery.Status.HELD).exists():
+        return "held"  # a later wave or hour: sending.waves queues them and starts the senders again
     if open_rows.exists() and not deliveries_reconcile(campaign=campaign):
         return "waiting"  # another worker's batch is in flight
     try:
@@ -349,6 +354,8 @@ def campaign_progress(*, campaign: Campaign) -> dict:
     remaining = counts.get("queued", 0) + counts.get("sending", 0)
     eta = max(1, round(remaining / rate)) if rate and remaining else (0 if not remaining else None)
     return {
+        "held": counts.get("held", 0),
+        "waiting": waves.held_summary(campaign=campaign) if counts.get("held") else [],
         "status": campaign.status,
         "status_label": campaign.get_status_display(),
         "finished": campaign.status != Campaign.Status.SENDING,

@@ -8,7 +8,9 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.db import transaction
 
+from apologies.campaigns.models import Campaign
 from apologies.sending import services as sending
+from apologies.sending import waves
 
 EAGER_WAIT_SECONDS = 30
 
@@ -37,6 +39,16 @@ def send_in_place(campaign_id: int) -> str:
             time.sleep(0.05)
         elif result != "more":
             return result
+
+
+@shared_task(name="apologies.tasks.advance_waves", time_limit=120)
+def advance_waves() -> int:
+    """Every minute: pause on high complaint or bounce rates, open due waves, queue due hours, start senders."""
+    moved = waves.campaigns_waves_advance()
+    for campaign in Campaign.objects.filter(id__in=moved):
+        with transaction.atomic():
+            sending.senders_enqueue(campaign=campaign)
+    return len(moved)
 
 
 @shared_task(name="apologies.tasks.resume_stalled_campaigns", time_limit=300)

@@ -18,6 +18,8 @@ class Contact(models.Model):
     postal_code = models.CharField(max_length=20, blank=True)
     country = models.CharField(max_length=2, blank=True, help_text="ISO 3166 code, e.g. US, GB, DE.")
     language = models.CharField(max_length=10, blank=True)
+    # IANA zone (e.g. America/Chicago) for sending in the person's morning; empty: the country's main zone.
+    time_zone = models.CharField(max_length=64, blank=True)
     address_valid = models.BooleanField(default=False)
     address_problems = models.TextField(blank=True)
     created = models.DateTimeField(auto_now_add=True)

@@ -25,6 +25,7 @@ CONTACT_COLUMNS = {
     "postal_code": ("postalcode", "postcode", "zip", "zipcode"),
     "country": ("country", "countrycode"),
     "language": ("language", "lang", "locale"),
+    "time_zone": ("timezone", "tz", "tzname", "zoneinfo"),
 }
 SUPPRESSION_EMAIL_COLUMNS = ("email", "emailaddress", "address", "recipient", "mail")
 SUPPRESSION_REASON_COLUMNS = ("reason", "suppressionreason", "type", "status", "category")

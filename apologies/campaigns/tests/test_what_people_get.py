@@ -106,6 +106,14 @@ def test_it_sets_the_brand_per_campaign_on_the_settings_page(client, incident, m
         "approval_max_age_hours": 24,
         "cost_per_letter": "1.50",
         "cost_per_gift": "12.00",
+        # Careful sending, left at its defaults.
+        "pilot_percent": "5",
+        "wave_percent": "25",
+        "wave_wait_minutes": 240,
+        "max_complaint_percent": "0.1",
+        "max_bounce_percent": "2",
+        "schedule": "now",
+        "control_percent": "10",
     }
     response = client.post(f"/campaigns/{campaign.id}/settings/", form)
     assert response.status_code == 200 and "A colour like #b3261e." in response.content.decode()

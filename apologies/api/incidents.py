@@ -1,0 +1,174 @@
+"""API endpoints of incidents: create one, upload a send log and follow it, read the ledger and results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Field, File, Form, Router, Schema, Status
+from ninja.errors import HttpError
+from ninja.files import UploadedFile
+
+from apologies.api import access
+from apologies.results import services as outcomes
+from incidents import imports, sendlogs
+from incidents import services as incident_services
+from incidents.models import AffectedPerson, Import, Incident
+
+router = Router(tags=["incidents"])
+
+
+class IncidentIn(Schema):
+    title: str = Field(..., max_length=200)
+    started_at: datetime
+    ended_at: datetime | None = None
+    workflows: list[str] = []
+    what_happened: str = ""
+    root_cause: str = ""
+    fix: str = ""
+
+
+class IncidentOut(Schema):
+    id: int
+    title: str
+    status: str
+    started_at: datetime
+    ended_at: datetime | None
+    workflows: list[str]
+    what_happened: str
+    root_cause: str
+    fix: str
+    affected: int
+    ledger_computed_at: datetime | None
+
+
+class ImportOut(Schema):
+    id: int
+    incident_id: int | None
+    original_name: str
+    format: str
+    status: str
+    status_label: str
+    finished: bool
+    percent: int
+    rows_read: int
+    imported: int
+    duplicates: int
+    rejected: int
+    message: str
+    errors: list
+
+
+class LedgerRow(Schema):
+    email: str
+    messages: int
+    first_at: datetime
+    last_at: datetime
+    max_in_10_min: int
+    state: str
+    tier: str
+
+
+class LedgerOut(Schema):
+    incident_id: int
+    count: int
+    offset: int
+    limit: int
+    stats: dict
+    rows: list[LedgerRow]
+
+
+def incident_out(incident: Incident) -> dict:
+    return {
+        **{f: getattr(incident, f) for f in IncidentOut.model_fields if hasattr(incident, f)},
+        "affected": incident.affected.count(),
+    }
+
+
+def import_out(imp: Import) -> dict:
+    return {
+        "id": imp.id,
+        "incident_id": imp.incident_id,
+        "original_name": imp.original_name,
+        "format": imp.format,
+        "errors": imp.errors[:100],
+        **imp.progress(),
+    }
+
+
+@router.post("", response={201: IncidentOut})
+def incident_create(request: HttpRequest, payload: IncidentIn):
+    """Log a new incident; the caller becomes its owner."""
+    access.permission_needed(request, "incidents.add_incident")
+    incident = incident_services.incident_create(owner=request.user, **payload.dict())
+    return Status(201, incident_out(incident))
+
+
+@router.get("/{incident_id}", response=IncidentOut)
+def incident_read(request: HttpRequest, incident_id: int):
+    access.permission_needed(request, "incidents.view_incident")
+    return incident_out(get_object_or_404(Incident, id=incident_id))
+
+
+@router.post("/{incident_id}/sendlogs", response={202: ImportOut})
+def sendlog_upload(request: HttpRequest, incident_id: int, file: File[UploadedFile], format: Form[str] = "auto"):
+    """Upload a send log (any format the browser upload takes, gzip or not); it is imported by a worker."""
+    access.permission_needed(request, "incidents.add_import")
+    incident = get_object_or_404(Incident, id=incident_id)
+    try:
+        imp = imports.import_create(
+            kind=Import.Kind.SENDLOG, incident=incident, uploaded=file, fmt=format, user=request.user
+        )
+    except sendlogs.FormatError as e:
+        raise HttpError(422, str(e)) from e
+    return Status(202, import_out(imp))
+
+
+@router.get("/imports/{import_id}", response=ImportOut)
+def import_read(request: HttpRequest, import_id: int):
+    """An import's progress: poll until `finished`."""
+    access.permission_needed(request, "incidents.view_import")
+    return import_out(get_object_or_404(Import, id=import_id))
+
+
+@router.get("/{incident_id}/ledger", response=LedgerOut)
+def ledger_read(request: HttpRequest, incident_id: int, offset: int = 0, limit: int = 500, state: str = ""):
+    """The people an incident hit, most messages first, a page at a time (limit at most 5,000)."""
+    access.permission_needed(request, "incidents.view_affectedperson")
+    incident = get_object_or_404(Incident, id=incident_id)
+    limit = max(1, min(limit, 5000))
+    offset = max(0, offset)
+    people = AffectedPerson.objects.filter(incident=incident).order_by("-messages", "email")
+    if state:
+        people = people.filter(state=state)
+    labels = incident.tier_labels()
+    rows = [
+        {
+            "email": p.email,
+            "messages": p.messages,
+            "first_at": p.first_at,
+            "last_at": p.last_at,
+            "max_in_10_min": p.max_in_10_min,
+            "state": p.state,
+            "tier": labels[p.tier] if p.tier < len(labels) else "",
+        }
+        for p in people[offset : offset + limit]
+    ]
+    return {
+        "incident_id": incident.id,
+        "count": people.count(),
+        "offset": offset,
+        "limit": limit,
+        "stats": incident.ledger_stats,
+        "rows": rows,
+    }
+
+
+@router.get("/{incident_id}/results", response=dict)
+def incident_results(request: HttpRequest, incident_id: int):
+    """The funnel over every campaign of the incident (as on its results page)."""
+    access.permission_needed(request, "apologies.view_campaign")
+    incident = get_object_or_404(Incident, id=incident_id)
+    campaigns = list(incident.campaigns.all())
+    return outcomes.results_for(campaigns=campaigns, affected=incident.affected.count())
