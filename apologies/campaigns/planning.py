@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import secrets
 from collections import Counter
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
+from typing import NamedTuple
 
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
 from apologies.campaigns.audit import audit_add
 from apologies.campaigns.lifecycle import campaign_edited
 from apologies.campaigns.models import (
+    CODE_ALPHABET,
+    CODE_LENGTH,
     EU_UK,
     Campaign,
     CampaignError,
@@ -74,92 +79,202 @@ def audience_label(campaign: Campaign) -> str:
     return f"{tiers}; {states}"
 
 
+# People are planned this many at a time: memory stays flat however large the audience.
+PLAN_CHUNK = 5000
+RECIPIENT_COLUMNS = (
+    "campaign_id",
+    "email",
+    "contact_id",
+    "messages",
+    "first_at",
+    "last_at",
+    "max_in_10_min",
+    "state",
+    "tier",
+    "channel",
+    "reason",
+    "detail",
+    "invite_allowed",
+    "gift",
+    "language",
+    "short_code",
+    "override_by_id",
+)
+
+
+class PersonFacts(NamedTuple):
+    """What planning reads of one ledger row."""
+
+    email: str
+    messages: int
+    first_at: datetime
+    last_at: datetime
+    max_in_10_min: int
+    state: str
+    tier: int
+    bounced: bool
+
+
+class ContactFacts(NamedTuple):
+    """What planning reads of one contact."""
+
+    id: int
+    country: str
+    language: str
+    address_valid: bool
+    address_problems: str
+
+
 def campaign_plan(*, campaign: Campaign) -> Counter:
-    """Choose a channel for every person of the audience and record why. Keeps overrides."""
+    """Choose a channel for every person of the audience and record why. Keeps overrides.
+
+    One query streams each person with their contact, suppressions and earlier apology; rows are written a few
+    thousand at a time (COPY on PostgreSQL), in one transaction: memory stays flat however large the audience.
+    """
     if not campaign.is_editable:
         raise CampaignError("The audience is frozen once sending has started.")
-    people = AffectedPerson.objects.filter(incident=campaign.incident)
-    if campaign.audience_tiers:
-        people = people.filter(tier__in=campaign.audience_tiers)
-    if campaign.audience_states:
-        people = people.filter(state__in=campaign.audience_states)
-    people = list(people)
-    emails = [p.email for p in people]
-    contacts = {c.email: c for c in in_chunks(Contact.objects, "email", emails)}
-    suppressed: dict[str, set[str]] = {}
-    for s in in_chunks(Suppression.objects, "email", emails):
-        suppressed.setdefault(s.email, set()).add(s.reason)
-    already = set()
-    if not campaign.allow_follow_up:
-        already = set(
-            Delivery.objects.filter(incident=campaign.incident, follow_up=False)
-            .exclude(campaign=campaign)
-            .values_list("email", flat=True)
-        )
     policies = dict(CountryPolicy.objects.values_list("country", "invite_allowed"))
     overrides = {
         r.email: r for r in campaign.recipients.filter(reason=Recipient.Reason.OVERRIDE).select_related("contact")
     }
-    codes = dict(campaign.recipients.values_list("email", "short_code"))
-
-    rows = []
-    for person in people:
-        contact = contacts.get(person.email)
-        channel, reason, detail = plan_channel(
-            person, contact, suppressed.get(person.email, set()), person.email in already
-        )
-        objected = reason != Recipient.Reason.SUBSCRIBED
-        override = overrides.get(person.email)
-        if (
-            override
-            and override_problem(override.channel, person, contact, suppressed.get(person.email, set())) is None
-        ):
-            channel, reason, detail = override.channel, Recipient.Reason.OVERRIDE, override.detail
-        rows.append(
-            Recipient(
-                campaign=campaign,
-                email=person.email,
-                contact=contact,
-                messages=person.messages,
-                first_at=person.first_at,
-                last_at=person.last_at,
-                max_in_10_min=person.max_in_10_min,
-                state=person.state,
-                tier=person.tier,
-                channel=channel,
-                reason=reason,
-                detail=detail,
-                invite_allowed=objected and invite_allowed_for(contact.country if contact else "", policies),
-                gift=channel == Recipient.Channel.LETTER and person.tier in campaign.gift_tiers,
-                language=(contact.language if contact and contact.language else campaign.default_language),
-                short_code=codes.get(person.email) or "",
-                override_by=override.override_by if override and reason == Recipient.Reason.OVERRIDE else None,
-            )
-        )
-    _assign_codes(rows)
+    counts: Counter = Counter()
     with transaction.atomic():
-        campaign.recipients.all().delete()
-        Recipient.objects.bulk_create(rows, batch_size=2000)
+        # Codes people were given by an earlier plan stay theirs (a letter may carry one): read before the delete.
+        kept = dict(campaign.recipients.exclude(short_code="").values_list("email", "short_code").order_by())
+        kept_codes = set(kept.values())
+        if kept or campaign.recipients.exists():
+            campaign.recipients.all().delete()
+        sql, params = _audience_query(campaign)
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(sql, params)
+            while chunk := cursor.fetchmany(PLAN_CHUNK):
+                rows = _plan_rows(campaign, chunk, policies, overrides, kept)
+                _insert_recipients(rows, kept_codes)
+                counts.update(row[CHANNEL_AT] for row in rows)
         campaign.planned_at = timezone.now()
         campaign.save(update_fields=["planned_at", "updated"])
-    return Counter(r.channel for r in rows)
+    return counts
 
 
-def in_chunks(manager, field: str, values: list[str], size: int = 5000):
-    # SQLite caps the number of query parameters; PostgreSQL is happy either way.
-    for i in range(0, len(values), size):
-        yield from manager.filter(**{f"{field}__in": values[i : i + size]})
+def _audience_query(campaign: Campaign) -> tuple[str, list]:
+    """Each person of the audience: PersonFacts, ContactFacts (NULLs without a contact), suppression reasons
+    joined by commas, and whether another campaign of the incident apologised already."""
+    tables = {m.__name__: m._meta.db_table for m in (AffectedPerson, Contact, Suppression, Delivery)}
+    joined = "string_agg(reason, ',')" if connection.vendor == "postgresql" else "group_concat(reason, ',')"
+    params: list = []
+    already = "0 = 1"
+    if not campaign.allow_follow_up:
+        already = (
+            f"EXISTS (SELECT 1 FROM {tables['Delivery']} d WHERE d.incident_id = p.incident_id "
+            "AND d.follow_up = %s AND d.email = p.email AND d.campaign_id <> %s)"
+        )
+        params += [False, campaign.id]
+    where = ["p.incident_id = %s"]
+    params.append(campaign.incident_id)
+    for column, values in (("tier", campaign.audience_tiers), ("state", campaign.audience_states)):
+        if values:
+            where.append(f"p.{column} IN ({', '.join(['%s'] * len(values))})")
+            params += list(values)
+    sql = (
+        f"SELECT {', '.join('p.' + f for f in PersonFacts._fields)}, "
+        f"c.id, c.country, c.language, c.address_valid, c.address_problems, s.reasons, {already} "
+        f"FROM {tables['AffectedPerson']} p LEFT JOIN {tables['Contact']} c ON c.email = p.email "
+        f"LEFT JOIN (SELECT email, {joined} AS reasons FROM {tables['Suppression']} GROUP BY email) s "
+        f"ON s.email = p.email WHERE {' AND '.join(where)}"
+    )
+    return sql, params
 
 
-def _assign_codes(rows: list[Recipient]) -> None:
-    """New people get a fresh code; people planned before keep the code a letter may already carry."""
-    taken = {r.short_code for r in rows if r.short_code}
-    for r in rows:
-        while not r.short_code:
-            code = new_short_code()
-            if code not in taken:
-                r.short_code = code
-                taken.add(code)
+def _plan_rows(
+    campaign: Campaign,
+    chunk: list[tuple],
+    policies: dict[str, bool],
+    overrides: dict[str, Recipient],
+    kept: dict[str, str],
+) -> list[list]:
+    """Recipient rows (RECIPIENT_COLUMNS) for one chunk of _audience_query rows."""
+    rows = []
+    for row in chunk:
+        person = PersonFacts(*row[:8])
+        contact = ContactFacts(*row[8:13]) if row[8] is not None else None
+        blocked = set(row[13].split(",")) if row[13] else set()
+        email = person.email
+        channel, reason, detail = plan_channel(person, contact, blocked, bool(row[14]))
+        objected = reason != Recipient.Reason.SUBSCRIBED
+        override = overrides.get(email)
+        if override and override_problem(override.channel, person, contact, blocked) is None:
+            channel, reason, detail = override.channel, Recipient.Reason.OVERRIDE, override.detail
+        rows.append(
+            [
+                campaign.id,
+                email,
+                contact.id if contact else None,
+                person.messages,
+                person.first_at,
+                person.last_at,
+                person.max_in_10_min,
+                person.state,
+                person.tier,
+                channel,
+                reason,
+                detail,
+                bool(objected and invite_allowed_for(contact.country if contact else "", policies)),
+                bool(channel == Recipient.Channel.LETTER and person.tier in campaign.gift_tiers),
+                contact.language if contact and contact.language else campaign.default_language,
+                kept.get(email, ""),
+                override.override_by_id if override and reason == Recipient.Reason.OVERRIDE else None,
+            ]
+        )
+    return rows
+
+
+# Random bytes to code letters: 248 = 8 x 31, so each letter comes from 8 byte values (uniform); 248-255 are dropped.
+CODE_BYTES = bytes(ord(CODE_ALPHABET[b % len(CODE_ALPHABET)]) if b < 248 else 0 for b in range(256))
+CODE_DROP = bytes(range(248, 256))
+
+
+def fresh_codes(n: int) -> list[str]:
+    """`n` random short codes like new_short_code()'s, drawn a chunk at a time."""
+    letters = b""
+    while len(letters) < n * CODE_LENGTH:
+        letters += secrets.token_bytes(n * CODE_LENGTH + 64).translate(CODE_BYTES, CODE_DROP)
+    text = letters.decode()
+    half = CODE_LENGTH // 2
+    return [f"{text[i : i + half]}-{text[i + half : i + CODE_LENGTH]}" for i in range(0, n * CODE_LENGTH, CODE_LENGTH)]
+
+
+CODE_AT = RECIPIENT_COLUMNS.index("short_code")
+CHANNEL_AT = RECIPIENT_COLUMNS.index("channel")
+
+
+def _insert_recipients(rows: list[list], kept_codes: set[str]) -> None:
+    """Write one chunk; a fresh code that another recipient of the campaign already has is drawn again."""
+    fresh = [row for row in rows if not row[CODE_AT]]
+    for _ in range(10):
+        for row, code in zip(fresh, fresh_codes(len(fresh)), strict=True):
+            while code in kept_codes:
+                code = new_short_code()
+            row[CODE_AT] = code
+        try:
+            with transaction.atomic():
+                _write_rows(Recipient._meta.db_table, RECIPIENT_COLUMNS, rows)
+            return
+        except IntegrityError:
+            # Two fresh codes met (about once in a million people): draw this chunk's fresh codes again.
+            if not fresh:
+                raise
+    raise CampaignError("Could not draw unique short codes for this audience.")
+
+
+def _write_rows(table: str, columns: tuple[str, ...], rows: list[list]) -> None:
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        placeholders = ", ".join(["%s"] * len(columns))
+        cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", rows)
 
 
 def plan_channel(person, contact, suppressed: set[str], already: bool) -> tuple[str, str, str]:
