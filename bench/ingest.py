@@ -155,7 +155,9 @@ def main() -> None:
     if connection.vendor != "postgresql":
         sys.exit("bench/ingest.py measures the PostgreSQL path: set DATABASE_URL=postgres://...")
     call_command("migrate", verbosity=0)
-    Incident.objects.filter(title__startswith="bench ").delete()
+    # A run of another size may be going on beside this one: only an earlier run of this size is removed.
+    title = f"bench ingest {args.events}"
+    Incident.objects.filter(title=title).delete()
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "sendgrid.json"
@@ -173,7 +175,7 @@ def main() -> None:
                 f"PostgreSQL (COPY raw lines + json_to_record) {options['postgresql']:.1f} s"
             )
         incident = services.incident_create(
-            title="bench ingest",
+            title=title,
             started_at=datetime(2026, 11, 20, 13, 0, tzinfo=UTC),
             ended_at=datetime(2026, 11, 20, 20, 0, tzinfo=UTC),
             workflows=["trial-nurture-v2"],
