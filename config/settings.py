@@ -75,6 +75,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.csp.AmendsCSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Performance (bench/landing.py): public pages (AMENDS_PUBLIC_PATH_PREFIXES, below) skip everything after
+    # this line; they use no session, login, messages or CSRF token. See config/public_paths.py.
+    "config.public_paths.PublicPathMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -259,6 +262,9 @@ IMPORT_MAX_LINE_BYTES = env.int("IMPORT_MAX_LINE_BYTES", default=16 * 1024**2)
 
 # Shared between web and workers: the send rate limit, and try limits on public pages.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://amends")}
+# Performance (bench/landing.py): the same Redis cache, reusing its redis-py client between calls.
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "config.redis_cache.SharedClientRedisCache"
 
 # Email: captured in the database and shown on the Outbox page until an ESP is configured.
 # Set EMAIL_BACKEND to e.g. anymail.backends.postmark.EmailBackend and the ESP's variables.
@@ -271,6 +277,8 @@ AMENDS_FROM_ADDRESS = env("AMENDS_FROM_ADDRESS", default="sorry@amends.localhost
 # Replies come back to reply+<signed delivery id>@this domain (inbound webhook), unsubscribes too.
 AMENDS_REPLY_DOMAIN = env("AMENDS_REPLY_DOMAIN", default="replies.amends.localhost")
 AMENDS_SORRY_PATH = "/" + env("AMENDS_SORRY_PATH", default="/sorry/").strip("/") + "/"
+# Paths of the public pages (apologies/wayback/urls.py) that config.public_paths serves past the staff middleware.
+AMENDS_PUBLIC_PATH_PREFIXES = (AMENDS_SORRY_PATH, "/u/")
 AMENDS_SORRY_LINK_DAYS = env.int("AMENDS_SORRY_LINK_DAYS", default=365)
 # Wrong codes typed on the public page, per IP address and window (seconds): then HTTP 429.
 AMENDS_CODE_TRIES = env.int("AMENDS_CODE_TRIES", default=10)

@@ -257,7 +257,7 @@ STAGING_TIME = {
 COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _staging_rows(imp: Import, events: Iterator) -> Iterator[tuple[str, ...]]:
+def staging_rows(imp: Import, events: Iterator) -> Iterator[tuple[str, ...]]:
     """Events as rows of text for the staging table; rejected records are counted on the way."""
     Rejected = sendlogs.Rejected
     for n, item in enumerate(events, 1):
@@ -293,7 +293,7 @@ def _create_staging(cursor) -> None:
     cursor.execute(f"CREATE TEMPORARY TABLE amends_staging ({cols})")
 
 
-def _copy_blocks(rows: Iterable[tuple[str, ...]]) -> Iterator[tuple[str, int]]:
+def copy_blocks(rows: Iterable[tuple[str, ...]]) -> Iterator[tuple[str, int]]:
     """Rows in COPY text format, a few thousand to a string, with how many each holds."""
     lines: list[str] = []
     for row in rows:
@@ -317,7 +317,7 @@ def _load_staging(cursor, rows: Iterator[tuple[str, ...]], progress: Callable[[]
             refused = None
             with cursor.cursor.copy(f"COPY amends_staging ({cols}) FROM STDIN") as copy:
                 try:
-                    for block, count in _copy_blocks(islice(rows, CHUNK_ROWS)):
+                    for block, count in copy_blocks(islice(rows, CHUNK_ROWS)):
                         copy.write(block)
                         loaded += count
                 except sendlogs.FormatError as error:
@@ -364,7 +364,7 @@ def _run_sendlog(imp: Import, path: str | None = None) -> None:
         with connection.cursor() as cursor:
             _create_staging(cursor)
             try:
-                _load_staging(cursor, _staging_rows(imp, events), progress)
+                _load_staging(cursor, staging_rows(imp, events), progress)
                 staged = _count(cursor, "SELECT COUNT(*) FROM amends_staging")
                 if staged == 0:
                     label = sendlogs.FORMAT_LABELS.get(imp.format, imp.format)
@@ -383,6 +383,8 @@ def _run_sendlog(imp: Import, path: str | None = None) -> None:
                         # Not waiting for the WAL flush is safe here: a crash loses the whole transaction,
                         # Import row included, and the import is then run again from the start.
                         cursor.execute("SET LOCAL synchronous_commit TO OFF")
+                        # The merge sorts the staged rows by key: in memory rather than in files on disk.
+                        cursor.execute("SET LOCAL work_mem = '256MB'")
                     cursor.execute(
                         f"INSERT INTO incidents_sendevent (incident_id, source_id, {cols}) "
                         # In key order the unique index is filled left to right, not at random.
