@@ -7,6 +7,7 @@ out together, because embedding and subsetting the fonts is a fixed cost per PDF
 from __future__ import annotations
 
 import base64
+import io
 import logging
 import mimetypes
 import re
@@ -26,6 +27,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import escape, linebreaks
 from django.utils.safestring import mark_safe
+from PIL import Image
 from weasyprint import CSS, HTML
 from weasyprint.formatting_structure.boxes import TextBox
 from weasyprint.text.fonts import FontConfiguration
@@ -90,8 +92,35 @@ class StaticOnlyFetcher(URLFetcher):
                 content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
                 return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": content_type})
         elif url[:5].lower() == "data:":
+            embed_check(url)
             return super().fetch(url, headers)
         raise ValueError(f"letters may only use the app's own static files, not {url[:100]}")
+
+
+# What a letter may embed: bounded, so one pasted image cannot hold a render worker (an SVG whose <use>
+# elements fan out took 117 s and 1.8 GB; a decompression bomb PNG would be worse).
+MAX_EMBED_BYTES = 5 * 1024 * 1024
+MAX_EMBED_PIXELS = 40_000_000
+
+
+def embed_check(url: str) -> None:
+    """Refuse a data: URL that is SVG, larger than MAX_EMBED_BYTES, or an image over MAX_EMBED_PIXELS.
+
+    Raises ValueError naming the limit; WeasyPrint then leaves the image out of the page.
+    """
+    header, _, payload = url[5:].partition(",")
+    if "svg" in header.lower():
+        raise ValueError("letters may not embed SVG images: use a PNG or JPEG at 300 ppi")
+    if len(payload) * 3 // 4 > MAX_EMBED_BYTES:
+        raise ValueError(f"an embedded image is over {MAX_EMBED_BYTES // 1024 // 1024} MB")
+    if header.lower().endswith(";base64") and header.lower().startswith("image/"):
+        try:
+            with Image.open(io.BytesIO(base64.b64decode(payload))) as image:
+                width, height = image.size
+        except (ValueError, OSError) as e:
+            raise ValueError(f"an embedded image cannot be read: {e}") from e
+        if width * height > MAX_EMBED_PIXELS:
+            raise ValueError(f"an embedded image has {width} x {height} pixels: at most {MAX_EMBED_PIXELS:,}")
 
 
 # Marketer HTML for paper: prose only. A style such as position: fixed would print one person's

@@ -12,6 +12,7 @@ from PIL import Image
 from apologies.campaigns.models import CampaignError
 from apologies.letters import layout, preflight
 from apologies.letters import services as letter_batches
+from apologies.letters.layout import MAX_EMBED_PIXELS, embed_check
 from apologies.tests.letters_factories import letter_campaign
 
 pytestmark = pytest.mark.django_db
@@ -98,3 +99,15 @@ def test_it_shows_the_preflight_on_the_letters_page(marketer, approver, client, 
     settings.SITE_URL = "https://sorry.brand.example.com"
     page = client.get(reverse("apologies:letters", args=[campaign.id])).content.decode()
     assert "All clear: the site URL is public" in page
+
+
+def test_it_refuses_to_embed_svg_oversized_or_huge_images_in_a_letter():
+    svg = "data:image/svg+xml;base64," + base64.b64encode(b"<svg><use href='#a'/></svg>").decode()
+    with pytest.raises(ValueError, match="may not embed SVG"):
+        embed_check(svg)
+    with pytest.raises(ValueError, match="over 5 MB"):
+        embed_check("data:image/png;base64," + "A" * (8 * 1024 * 1024))
+    side = int(MAX_EMBED_PIXELS**0.5) + 10
+    with pytest.raises(ValueError, match="pixels"):
+        embed_check(png_uri(side, side))
+    embed_check(png_uri(600, 200))  # an ordinary logo passes
