@@ -336,8 +336,18 @@ MANIFEST_ADDRESS_LINES = 7
 MANIFEST_COLUMNS = (
     ["sequence", "first_page", "last_page", "pages", "sheets", "name"]
     + [f"address_{i}" for i in range(1, MANIFEST_ADDRESS_LINES + 1)]
-    + ["country", "postal_code", "gift_sku", "short_code"]
+    + ["country", "postal_code", "gift_sku", "short_code", "zip5", "presort_key"]
 )
+
+
+def presort_fields(country: str, postal_code: str) -> list[str]:
+    """[ZIP5, presort key] for the mail house's trays: US mail by its 3-digit ZIP prefix (the SCF, as USPS
+    presorts First-Class letters), other countries by country and the postal code's leading part."""
+    code = "".join(postal_code.split()).upper()
+    if country == "US":
+        zip5 = "".join(ch for ch in code if ch.isdigit())[:5]
+        return [zip5, f"US-{zip5[:3]}" if len(zip5) == 5 else "US-unsorted"]
+    return ["", f"{country}-{code[:2]}" if code else f"{country}-unsorted"]
 
 
 def manifest_csv(letters: list[Letter], *, duplex: bool) -> str:
@@ -359,6 +369,7 @@ def manifest_csv(letters: list[Letter], *, duplex: bool) -> str:
             [letter.sequence, letter.first_page, letter.last_page, pages, sheets, csv_safe(letter.name)]
             + [csv_safe(line) for line in lines]
             + [letter.country, csv_safe(letter.postal_code), csv_safe(letter.gift_sku), letter.short_code]
+            + presort_fields(letter.country, letter.postal_code)
         )
     return buf.getvalue()
 

@@ -285,3 +285,10 @@ def test_it_marks_letters_returned_from_the_mail_houses_file(marketer, approver,
         "returned to sender: Moved away",
     ]
     assert campaign.audit.filter(action="letters returned").count() == 2
+
+
+def test_it_gives_the_mail_house_presort_columns():
+    assert letter_batches.presort_fields("US", "94043-1351") == ["94043", "US-940"]
+    assert letter_batches.presort_fields("US", "") == ["", "US-unsorted"]
+    assert letter_batches.presort_fields("GB", "SW1A 2AA") == ["", "GB-SW"]
+    assert letter_batches.MANIFEST_COLUMNS[-2:] == ["zip5", "presort_key"]
