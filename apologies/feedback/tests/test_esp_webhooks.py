@@ -204,3 +204,64 @@ def test_it_accepts_documented_inbound_payloads(path):
     body, content_type = INBOUND[path]
     assert post(path, body, content_type).status_code == 200
     assert Reply.objects.get().kind == "thanks"
+
+
+def mailgun_signed(key: str) -> dict:
+    timestamp, token = "1795179960", "9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a392817"
+    signature = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
+    return {"timestamp": timestamp, "token": token, "signature": signature}
+
+
+def test_it_accepts_a_mailgun_inbound_reply_signed_with_the_webhook_signing_key(settings):
+    settings.ANYMAIL = {**settings.ANYMAIL, "MAILGUN_WEBHOOK_SIGNING_KEY": "whsec-inbound"}
+    form = {
+        **mailgun_signed("whsec-inbound"),
+        "recipient": "sorry@amends.localhost",
+        "sender": "jane@example.com",
+        "from": "Jane <jane@example.com>",
+        "To": "sorry@amends.localhost",
+        "subject": "Re: sorry",
+        "body-plain": "Thank you, no harm done.",
+        "message-headers": json.dumps([["Message-Id", "<mg1@example.com>"], ["Subject", "Re: sorry"]]),
+    }
+    with CALLBACKS[0](execute=True):
+        response = Client().post("/anymail/mailgun/inbound/", form, **AUTH)
+    assert response.status_code == 200
+    assert Reply.objects.get().kind == "thanks"
+
+
+def test_it_accepts_an_amazon_ses_inbound_reply_through_sns():
+    mime = (
+        "From: Jane <jane@example.com>\r\nTo: sorry@amends.localhost\r\nSubject: Re: sorry\r\n"
+        "Message-ID: <ses1@example.com>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        "Please never email me again.\r\n"
+    )
+    message = {
+        "notificationType": "Received",
+        "mail": {
+            "timestamp": "2026-11-21T10:00:00.000Z",
+            "source": "jane@example.com",
+            "messageId": "ses-inbound-1",
+            "destination": ["sorry@amends.localhost"],
+            "commonHeaders": {"from": ["Jane <jane@example.com>"], "subject": "Re: sorry"},
+        },
+        "receipt": {"action": {"type": "SNS", "encoding": "UTF8"}, "recipients": ["sorry@amends.localhost"]},
+        "content": mime,
+    }
+    body = {
+        "Type": "Notification",
+        "MessageId": "sns-inbound-1",
+        "TopicArn": "arn:aws:sns:us-east-1:123456789012:ses-inbound",
+        "Message": json.dumps(message),
+        "Timestamp": "2026-11-21T10:00:01.000Z",
+    }
+    response = post(
+        "/anymail/amazon_ses/inbound/",
+        body,
+        "text/plain",
+        HTTP_X_AMZ_SNS_MESSAGE_TYPE="Notification",
+        HTTP_X_AMZ_SNS_MESSAGE_ID="sns-inbound-1",
+    )
+    assert response.status_code == 200
+    reply = Reply.objects.get()
+    assert reply.kind == "never_again" and suppressions.is_suppressed("jane@example.com")
