@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -11,6 +12,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from incidents.auditlog.services import audit_record
@@ -109,9 +111,13 @@ def incident_detail(request: HttpRequest, incident_id: int) -> HttpResponse:
 
 
 def _bucket_labels(times: list[str]) -> list[str]:
-    """'14:05' when the burst fits in one day, '11-20 14:05' when it does not."""
-    one_day = len({t[:10] for t in times}) <= 1
-    return [t[11:16] if one_day else t[5:16].replace("T", " ") for t in times]
+    """'14:05' when the burst fits in one day, '11-20 14:05' when it does not, in the viewer's time zone."""
+    parsed = [datetime.fromisoformat(t) if t[10:11] == "T" else None for t in times]
+    local = [timezone.localtime(at if at.tzinfo else at.replace(tzinfo=UTC)) if at else None for at in parsed]
+    if any(at is None for at in local):
+        return times
+    one_day = len({at.date() for at in local}) <= 1
+    return [at.strftime("%H:%M" if one_day else "%m-%d %H:%M") for at in local]
 
 
 LEDGER_SORTS = {

@@ -70,6 +70,7 @@ def contacts_import_run(*, imp, limits: Limits | None = None) -> None:
         if "email" not in columns:
             raise _no_email_column(found.header)
         invalid = 0
+        named: list[str] = []  # the first few, so the message says which
         batch: dict[str, Contact] = {}
         for line, row in found.dicts():
             imp.rows_read += 1
@@ -93,13 +94,21 @@ def contacts_import_run(*, imp, limits: Limits | None = None) -> None:
                 )
             if not contact.address_valid:
                 invalid += 1
+                if len(named) < 5:
+                    named.append(email)
             batch[email] = contact
             if len(batch) >= 2000:
                 imp.imported += _upsert_contacts(batch.values(), list(columns))
                 batch = {}
                 imp.save_progress(bytes_read=raw.tell())
         imp.imported += _upsert_contacts(batch.values(), list(columns))
-    note = f"{invalid} contacts have an address that is missing or not valid: kept and flagged." if invalid else ""
+    which = ", ".join(named) + (f" and {invalid - len(named):,} more" if invalid > len(named) else "")
+    note = (
+        f"{invalid:,} contact{'s have' if invalid != 1 else ' has'} an address that is missing or not valid "
+        f"({which}): kept, and flagged on the Contacts page."
+        if invalid
+        else ""
+    )
     imp.finish(imp.Status.DONE, note)
 
 

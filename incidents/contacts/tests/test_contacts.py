@@ -34,7 +34,7 @@ def test_it_imports_contacts_and_flags_invalid_addresses(marketer_client, django
     soren = Contact.objects.get(email="soren@example.com")
     assert soren.address_valid is False
     assert "postal code" in soren.address_problems
-    assert "1 contacts have an address" in imp.message
+    assert "1 contact has an address that is missing or not valid (soren@example.com)" in imp.message
 
 
 def test_it_upserts_by_email(tmp_path):
