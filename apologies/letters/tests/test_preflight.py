@@ -13,7 +13,7 @@ from apologies.campaigns.models import CampaignError
 from apologies.letters import layout, preflight
 from apologies.letters import services as letter_batches
 from apologies.letters.layout import MAX_EMBED_PIXELS, embed_check
-from apologies.tests.letters_factories import letter_campaign
+from apologies.tests.letters_factories import letter_campaign, pdf_words
 
 pytestmark = pytest.mark.django_db
 
@@ -111,3 +111,11 @@ def test_it_refuses_to_embed_svg_oversized_or_huge_images_in_a_letter():
     with pytest.raises(ValueError, match="pixels"):
         embed_check(png_uri(side, side))
     embed_check(png_uri(600, 200))  # an ordinary logo passes
+
+
+def test_it_keeps_a_long_site_url_inside_the_way_back_box(marketer, approver, settings):
+    settings.SITE_URL = "https://apologies.customer-care.a-very-long-brand-name-motors-north-america.example.com"
+    campaign = letter_campaign(marketer, approver, people={"a@example.com": {}})
+    words = [w for w in pdf_words(layout.letter_preview(recipient=campaign.recipients.get())) if w.page == 1]
+    right_margin = (8.5 - 0.75) * 72  # US Letter: the text column ends 0.75 in from the edge
+    assert words and max(w.x_max for w in words) <= right_margin + 1
