@@ -12,6 +12,7 @@ from urllib.parse import unquote_to_bytes, urlsplit
 from django.conf import settings
 from PIL import Image
 
+from apologies import links
 from apologies.campaigns.models import Campaign, CampaignError, Recipient
 from apologies.letters import checks, glyphs, layout
 from apologies.letters.paper import PT_PER_IN, return_problem
@@ -57,6 +58,10 @@ def site_problems() -> list[Problem]:
                 blocks=settings.AMENDS_LETTERS_PREFLIGHT_STRICT,
             )
         )
+    # In production (links.site_url_problem: DEBUG off) a printed QR code cannot be recalled: always a stop.
+    production = links.site_url_problem()
+    if production:
+        problems = [Problem(production, blocks=True)]
     return problems
 
 

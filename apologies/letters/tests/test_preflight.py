@@ -119,3 +119,11 @@ def test_it_keeps_a_long_site_url_inside_the_way_back_box(marketer, approver, se
     words = [w for w in pdf_words(layout.letter_preview(recipient=campaign.recipients.get())) if w.page == 1]
     right_margin = (8.5 - 0.75) * 72  # US Letter: the text column ends 0.75 in from the edge
     assert words and max(w.x_max for w in words) <= right_margin + 1
+
+
+def test_it_refuses_to_print_in_production_while_the_site_url_is_loopback(marketer, approver, settings):
+    campaign = campaign_with(marketer, approver)
+    settings.DEBUG, settings.AMENDS_SITE_URL_CHECK, settings.SITE_URL = False, True, "http://127.0.0.1:8000"
+    with pytest.raises(CampaignError, match="SITE_URL http://127.0.0.1:8000 is not https"):
+        letter_batches.batches_create(campaign=campaign, user=approver)
+    assert not campaign.letter_batches.exists()
