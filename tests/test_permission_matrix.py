@@ -267,3 +267,20 @@ def test_it_lets_each_role_do_only_what_its_entry_says(users, world, settings):
             problems += check_route(name, pattern, users, world, login_url)
             transaction.set_rollback(True)
     assert not problems, "\n".join(problems)
+
+
+def test_it_refuses_every_staff_post_without_its_csrf_token(users, world, settings):
+    """Every form a signed-in person submits carries a CSRF token; the public pages' POSTs are csrf_exempt
+    because the signed token in their URL is the proof (wayback), and webhooks are authenticated apart."""
+    client = Client(enforce_csrf_checks=True, raise_request_exception=False)
+    client.force_login(users[ADMIN])
+    problems = []
+    for name, pattern in sorted(routes().items()):
+        if not MATRIX[name]["POST"] - {ANON} or getattr(pattern.callback, "csrf_exempt", False):
+            continue
+        with transaction.atomic():
+            status = client.post(url_for(name, pattern, world), {}).status_code
+            transaction.set_rollback(True)
+        if status != 403:
+            problems.append(f"POST {name} without a CSRF token: {status}")
+    assert not problems, "\n".join(problems)
