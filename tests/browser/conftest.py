@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from django.core.cache import cache
 from playwright.sync_api import Browser, Page, sync_playwright
 
 # Playwright's sync API keeps an asyncio loop running in this thread, so Django would refuse ORM calls
@@ -132,3 +133,12 @@ def page_problems(page: Page) -> list[str]:
     page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
     page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
     return problems
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # Every journey comes from 127.0.0.1: without this, wrong-code tries and cached pages of one test
+    # would count against the next (the live server shares this process's cache).
+    cache.clear()
+    yield
+    cache.clear()
