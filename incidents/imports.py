@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import sendlogs
+from . import events_load, sendlogs
 from .contacts.services import contacts_import_run, suppressions_import_run
 from .ledger import ledger_compute
 from .models import Import, ImportStopped, Incident
@@ -213,6 +213,9 @@ def import_requeue_stale(*, older_than_seconds: int | None = None) -> int:
             status=Import.Status.QUEUED, bytes_read=0, rows_read=0, rejected=0, errors=[]
         ):
             import_enqueue(imp=Import(id=import_id))
+    if connection.vendor == "postgresql":
+        # What dead workers loaded and nobody will merge.
+        events_load.load_orphans_drop()
     return len(stale)
 
 
@@ -260,8 +263,8 @@ COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r
 def staging_rows(imp: Import, events: Iterator) -> Iterator[tuple[str, ...]]:
     """Events as rows of text for the staging table; rejected records are counted on the way."""
     Rejected = sendlogs.Rejected
-    for n, item in enumerate(events, 1):
-        imp.rows_read = n
+    for item in events:
+        imp.rows_read += 1
         if type(item) is Rejected:
             imp.reject(item.ref, item.reason)
             continue
@@ -309,36 +312,20 @@ def copy_blocks(rows: Iterable[tuple[str, ...]]) -> Iterator[tuple[str, int]]:
 
 
 def _load_staging(cursor, rows: Iterator[tuple[str, ...]], progress: Callable[[], None]) -> None:
-    """Stream rows into the staging table (COPY on PostgreSQL), saving progress between chunks."""
+    """SQLite: stream rows into the staging table, saving progress between chunks."""
     cols = ", ".join(STAGING_COLUMNS)
+    placeholders = ", ".join(["%s"] * len(STAGING_COLUMNS))
     while True:
-        if connection.vendor == "postgresql":
-            loaded = 0
-            refused = None
-            with cursor.cursor.copy(f"COPY amends_staging ({cols}) FROM STDIN") as copy:
-                try:
-                    for block, count in copy_blocks(islice(rows, CHUNK_ROWS)):
-                        copy.write(block)
-                        loaded += count
-                except sendlogs.FormatError as error:
-                    # A file refused mid-way (a limit, an undecodable line): end the COPY cleanly so the
-                    # session stays usable, then fail the import.
-                    refused = error
-            if refused is not None:
-                raise refused
-            wanted = CHUNK_ROWS
-        else:
-            chunk = list(islice(rows, SQLITE_CHUNK_ROWS))
-            placeholders = ", ".join(["%s"] * len(STAGING_COLUMNS))
-            cursor.executemany(f"INSERT INTO amends_staging ({cols}) VALUES ({placeholders})", chunk)
-            loaded, wanted = len(chunk), SQLITE_CHUNK_ROWS
+        chunk = list(islice(rows, SQLITE_CHUNK_ROWS))
+        cursor.executemany(f"INSERT INTO amends_staging ({cols}) VALUES ({placeholders})", chunk)
         progress()
-        if loaded < wanted:
+        if len(chunk) < SQLITE_CHUNK_ROWS:
             return
 
 
 def _run_sendlog(imp: Import, path: str | None = None) -> None:
     limits = import_limits()
+    pg = connection.vendor == "postgresql"
     with open(path, "rb") if path else imp.file.open("rb") as raw:
         stream = sendlogs.open_log(raw, limits)
         if not imp.format:
@@ -347,25 +334,45 @@ def _run_sendlog(imp: Import, path: str | None = None) -> None:
             raise sendlogs.FormatError(
                 "This CSV is not an export Amends knows: give a column mapping, at least recipient and time."
             )
-        events = sendlogs.parse(
-            stream,
-            imp.format,
-            mapping=imp.mapping or None,
-            delimiter=imp.delimiter or None,
-            date_format=imp.date_format or None,
-            encoding=imp.encoding,
-            time_zone=imp.time_zone,
-            limits=limits,
-        )
+        # PostgreSQL reads SendGrid's line layouts through Polars (sendlogs/columnar.py); the rest as before.
+        events = sendlogs.parse_columnar(stream, imp.format, limits=limits) if pg else None
+        if events is None:
+            events = sendlogs.parse(
+                stream,
+                imp.format,
+                mapping=imp.mapping or None,
+                delimiter=imp.delimiter or None,
+                date_format=imp.date_format or None,
+                encoding=imp.encoding,
+                time_zone=imp.time_zone,
+                limits=limits,
+            )
 
         def progress() -> None:
             imp.save_progress(bytes_read=_position(raw), force=True)
 
+        def loaded(records: int, batch: bool) -> None:
+            if batch:
+                imp.rows_read += records
+            progress()
+
         with connection.cursor() as cursor:
             _create_staging(cursor)
+            load = ""
             try:
-                _load_staging(cursor, staging_rows(imp, events), progress)
-                staged = _count(cursor, "SELECT COUNT(*) FROM amends_staging")
+                if pg:
+                    load = events_load.load_create(cursor, imp)
+                    staged = events_load.load_items(
+                        cursor,
+                        load,
+                        events,
+                        lambda chunk: copy_blocks(staging_rows(imp, iter(chunk))),
+                        loaded,
+                        CHUNK_ROWS,
+                    )
+                else:
+                    _load_staging(cursor, staging_rows(imp, events), progress)
+                    staged = _count(cursor, "SELECT COUNT(*) FROM amends_staging")
                 if staged == 0:
                     label = sendlogs.FORMAT_LABELS.get(imp.format, imp.format)
                     if imp.rejected:
@@ -375,33 +382,38 @@ def _run_sendlog(imp: Import, path: str | None = None) -> None:
                             f"{first['reason']} (record {first['ref']})."
                         )
                     raise sendlogs.FormatError(f"This file holds no events ({label}).")
-                cols = "key, recipient, recipient_raw, occurred_at, event, message_id, workflows, esp_event_id, detail"
-                values = ", ".join(STAGING_TIME[connection.vendor] if c == "ts" else c for c in STAGING_COLUMNS)
                 imp.save_progress(force=True)  # discarded meanwhile? then stop before merging anything
                 with transaction.atomic():
-                    if connection.vendor == "postgresql":
+                    if pg:
                         # Not waiting for the WAL flush is safe here: a crash loses the whole transaction,
                         # Import row included, and the import is then run again from the start.
                         cursor.execute("SET LOCAL synchronous_commit TO OFF")
-                        # The merge sorts the staged rows by key: in memory rather than in files on disk.
-                        cursor.execute("SET LOCAL work_mem = '256MB'")
-                    cursor.execute(
-                        f"INSERT INTO incidents_sendevent (incident_id, source_id, {cols}) "
-                        # In key order the unique index is filled left to right, not at random.
-                        f"SELECT %s, %s, {values} FROM amends_staging WHERE true ORDER BY key "
-                        "ON CONFLICT (incident_id, key) DO NOTHING",
-                        [imp.incident_id, imp.id],
-                    )
-                    imp.imported = max(cursor.rowcount, 0)
+                        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+                        imp.imported = events_load.load_merge(cursor, imp, load, staged)
+                    else:
+                        imp.imported = _merge_staging(cursor, imp)
                     imp.duplicates = staged - imp.imported
-                    if connection.vendor == "postgresql" and imp.imported:
-                        # Fresh statistics, or the planner takes a bulk-loaded incident for an empty one.
-                        cursor.execute("ANALYZE incidents_sendevent")
                     # In the same transaction, so "done" always comes with its ledger.
                     ledger_compute(incident=imp.incident)
                     imp.finish(Import.Status.DONE)
             finally:
                 cursor.execute("DROP TABLE IF EXISTS amends_staging")
+                if load:
+                    cursor.execute(f"DROP TABLE IF EXISTS {load}")
+
+
+def _merge_staging(cursor, imp: Import) -> int:
+    """SQLite: the staged rows into the events, each key once."""
+    cols = "key, recipient, recipient_raw, occurred_at, event, message_id, workflows, esp_event_id, detail"
+    values = ", ".join(STAGING_TIME[connection.vendor] if c == "ts" else c for c in STAGING_COLUMNS)
+    cursor.execute(
+        f"INSERT INTO incidents_sendevent (incident_id, source_id, {cols}) "
+        # In key order the unique index is filled left to right, not at random.
+        f"SELECT %s, %s, {values} FROM amends_staging WHERE true ORDER BY key "
+        "ON CONFLICT (incident_id, key) DO NOTHING",
+        [imp.incident_id, imp.id],
+    )
+    return max(cursor.rowcount, 0)
 
 
 def _count(cursor, sql: str, params: list | None = None) -> int:

@@ -12,6 +12,7 @@ from .registry import (
     csv_preview,
     detect_format,
     parse,
+    parse_columnar,
     records_from_esp_event,
 )
 
@@ -32,5 +33,6 @@ __all__ = [
     "open_csv",
     "open_log",
     "parse",
+    "parse_columnar",
     "records_from_esp_event",
 ]

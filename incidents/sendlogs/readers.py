@@ -310,7 +310,7 @@ def _ndjson(stream: BinaryIO) -> Iterator[tuple[int, Any]]:
             try:
                 value = loads(line)
             except orjson.JSONDecodeError as error:
-                _too_deep(error, stream)
+                too_deep(error, stream)
                 if line.strip():
                     yield number, Rejected(number, f"broken JSON: {error.msg} at column {error.colno}")
                 continue
@@ -337,14 +337,14 @@ def _array_lines(stream: BinaryIO) -> Iterator[tuple[int, Any]]:
                 yield number + 1, Rejected(number + 1, "unexpected text after the end of the JSON array")
                 return
             if text[:1] != b"{" or text[-1:] != b"}":
-                text, closed = _array_edges(text, number == 0)
+                text, closed = array_edges(text, number == 0)
                 if not text:
                     continue
             number += 1
             try:
                 value = loads(text)
             except orjson.JSONDecodeError as error:
-                _too_deep(error, stream)
+                too_deep(error, stream)
                 # A broken last line with no newline after it: the file was cut short.
                 cut = not line.endswith(b"\n")
                 yield number, Rejected(number, cut_short(number - 1) if cut else broken_array(number, error.msg))
@@ -357,14 +357,14 @@ def _array_lines(stream: BinaryIO) -> Iterator[tuple[int, Any]]:
         yield number + 1, Rejected(number + 1, cut_short(number))
 
 
-def _too_deep(error: orjson.JSONDecodeError, stream: BinaryIO) -> None:
+def too_deep(error: orjson.JSONDecodeError, stream: BinaryIO) -> None:
     """One-record-per-line layouts are not scanned (it would cost a third of the import): the head is checked
     against the limit when the file is opened, and orjson refuses any line nested past its own cap of 1,024."""
     if "depth" in error.msg or "recursion" in error.msg.lower():
         raise LimitError(depth_refusal(max_depth(stream))) from None
 
 
-def _array_edges(text: bytes, first: bool) -> tuple[bytes, bool]:
+def array_edges(text: bytes, first: bool) -> tuple[bytes, bool]:
     """Take the array's own brackets off its first and last lines."""
     text = text.lstrip()
     if first and text[:1] == b"[":

@@ -16,6 +16,7 @@ import ijson
 
 from . import (
     brevo,
+    columnar,
     generic_csv,
     mailersend,
     mailgun,
@@ -30,6 +31,7 @@ from . import (
 )
 from .readers import (
     DEFAULT_LIMITS,
+    LINE_LAYOUTS,
     Limits,
     check_depth,
     csv_first_row,
@@ -230,7 +232,24 @@ def parse(
     return _CSV[fmt].parse_csv(stream, **options)
 
 
-def _parse_json(stream: io.BufferedReader, module: ModuleType) -> Iterator[Event | Rejected]:
+def parse_columnar(
+    fileobj: BinaryIO, fmt: str, *, limits: Limits | None = None
+) -> Iterator[columnar.Batch | Event | Rejected] | None:
+    """Like parse(), through the columnar reader (Batches of many records, and single records), for a format
+    and layout it reads (SendGrid JSON, one record a line); None otherwise, and then parse() reads the file.
+
+    The same checks as parse() first: FormatError comes from this call itself.
+    """
+    if fmt not in columnar.FORMATS:
+        return None
+    stream = log_stream(fileobj, limits)
+    layout = _json_layout(stream, _JSON[fmt])
+    if layout not in LINE_LAYOUTS:
+        return None
+    return columnar.records(stream, layout)
+
+
+def _json_layout(stream: io.BufferedReader, module: ModuleType) -> str:
     head = head_of(stream)
     layout = layout_of(head)
     if layout == "empty":
@@ -239,6 +258,11 @@ def _parse_json(stream: io.BufferedReader, module: ModuleType) -> Iterator[Event
         raise FormatError(mismatch(module.FORMAT, guess(head)))
     check_depth(head, max_depth(stream))
     _check_format(head, layout, module)
+    return layout
+
+
+def _parse_json(stream: io.BufferedReader, module: ModuleType) -> Iterator[Event | Rejected]:
+    layout = _json_layout(stream, module)
     # starmap and chain run in C: with a million records the loop itself counts.
     results = itertools.starmap(module.convert, json_values(stream, layout))
     if module.MANY:  # several events per record

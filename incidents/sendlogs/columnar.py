@@ -1,0 +1,322 @@
+"""The fast reader for SendGrid Event Webhook logs with one record a line (NDJSON, or a JSON array a record a line).
+
+Polars reads each chunk of lines in native code on every core, and the common record (a string address, a
+known event without a reason, an integer time, SendGrid's own message and event ids, categories as a list of
+strings) becomes a row of typed columns without a Python object per record. Every other record, and any chunk
+Polars cannot read or that could be read differently (bad UTF-8, escaped surrogates, blank or odd lines), goes
+through the same Python code as before (`sendgrid.convert` behind the line readers), so what is imported, what
+is rejected and the line numbers are those of the Python reader.  Polars' string columns are read as Binary
+and its numbers as Int64: those are strict (a number in a string field, or 5.0 in an integer field, reads as
+null), and a null sends the record to Python unless the field is absent from the line.
+
+Known difference, on records no ESP writes: a JSON object with the same key twice (orjson keeps the last,
+Polars the first).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import orjson
+import polars as pl
+
+from incidents.vocabulary import EventType
+
+from . import sendgrid
+from .readers import DAMAGED, array_edges, broken_array, configure, cut_short, damaged, too_deep
+from .records import Event, Rejected, unique
+
+FORMATS = (sendgrid.FORMAT,)
+# Big enough for Polars to spread over the cores, small enough for flat memory (a chunk and its frame).
+CHUNK_BYTES = 16 * 1024**2
+READ_BYTES = 1024**2
+
+SCHEMA = {
+    "email": pl.Binary,
+    "event": pl.Binary,
+    "timestamp": pl.Int64,
+    "sg_message_id": pl.Binary,
+    "sg_event_id": pl.Binary,
+    "category": pl.List(pl.Binary),
+    "marketing_campaign_id": pl.Int64,
+    "marketing_campaign_name": pl.Binary,
+}
+# Fields a record may lack; a null in them is read as "absent" only when the key is not in the line.
+OPTIONAL = ("category", "marketing_campaign_id", "marketing_campaign_name")
+# SendGrid words whose records carry no detail (convert() reads "type", "reason" or "response" for the others).
+FAST_WORDS = {
+    word: event.value
+    for word, event in sendgrid.VOCABULARY.items()
+    if word != "bounce" and event not in (EventType.DEFERRED, EventType.REJECTED)
+}
+# An address that strip() and lower() treat the same in Python and in Polars, and that needs no parseaddr().
+PLAIN_ADDRESS = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+$"
+# A key written with an escape ("c\u0061tegory") hides from the byte search for an absent key.
+ESCAPED_KEY = re.compile(rb'\\u[0-9a-fA-F]{4}[^"\n]*"\s*:')
+SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+MAX_EPOCH = 100_000_000_000  # above this epoch() reads milliseconds
+SEPARATORS = "[\x02\x1e\x1f]"
+
+
+@dataclass(slots=True)
+class Batch:
+    """Records read by Polars: staging columns (keysrc, recipient, recipient_raw, ts, event, message_id,
+    workflows, esp_event_id), `records` of them."""
+
+    frame: pl.DataFrame
+    records: int
+
+
+def records(stream: BinaryIO, layout: str) -> Iterator[Batch | Event | Rejected]:
+    """Batches and single records, in file order, from a SendGrid log of one of the line layouts."""
+    configure(stream, lines=True, depth=False)
+    state = _Lines(stream, layout == "array_lines")
+    while not state.stopped:
+        block, broken = _read_chunk(stream)
+        if block:
+            yield from state.chunk(block)
+        if broken:
+            if not state.stopped:
+                yield damaged(state.number + 1)
+            return
+        if len(block) == 0:
+            break
+    if state.array and not state.closed and not state.stopped:
+        yield Rejected(state.number + 1, cut_short(state.number))
+
+
+def _read_chunk(stream: BinaryIO) -> tuple[bytes, bool]:
+    """About CHUNK_BYTES of whole lines (the last line of the file may lack its newline); True when a
+    compressed file broke off, with the whole lines read until then."""
+    parts: list[bytes] = []
+    size = 0
+    try:
+        while size < CHUNK_BYTES:
+            piece = stream.read(READ_BYTES)
+            if not piece:
+                return b"".join(parts), False
+            parts.append(piece)
+            size += len(piece)
+        if not parts[-1].endswith(b"\n"):
+            parts.append(stream.readline())
+    except DAMAGED:
+        block = b"".join(parts)
+        return block[: block.rfind(b"\n") + 1], True
+    return b"".join(parts), False
+
+
+class _Lines:
+    """The line readers' state across chunks: the record number, the array's closing bracket, a stop."""
+
+    def __init__(self, stream: BinaryIO, array: bool) -> None:
+        self.stream = stream
+        self.array = array
+        self.number = 0
+        self.closed = False
+        self.stopped = False
+        self.first = True
+
+    def chunk(self, block: bytes) -> Iterator[Batch | Event | Rejected]:
+        if self.first:
+            # The array's "[" line (or a first record on it) goes through Python.
+            self.first = False
+            if self.array and not block.startswith(b"{"):
+                cut = block.find(b"\n") + 1 or len(block)
+                yield from self.python([block[:cut]])
+                block = block[cut:]
+        last = b""
+        if not block.endswith((b"}\n", b"},\n")):
+            # "]", or a last line without its newline
+            cut = block.rfind(b"\n", 0, len(block) - 1) + 1
+            block, last = block[:cut], block[cut:]
+        if block:
+            fast = None if self.closed or self.stopped else _fast(block, self.array)
+            if fast is None:
+                yield from self.python(_lines(block))
+            else:
+                yield from self._merge(block, *fast)
+        if last:
+            yield from self.python([last])
+
+    def _merge(self, block: bytes, frame: pl.DataFrame, slow: list[int]) -> Iterator[Batch | Event | Rejected]:
+        # Records Polars left to Python keep their numbers: record i of the chunk is number + 1 + i.
+        # A record of an array that orjson cannot read stops the file there: then the chunk is read by
+        # Python alone, so nothing after it is imported.
+        base = self.number
+        items: list[Event | Rejected] = []
+        lines = _lines(block) if slow else []
+        for i in slow:
+            text = lines[i].rstrip(b" \t\r\n,") if self.array else lines[i]
+            try:
+                value = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                if self.array:
+                    yield from self.python(lines)
+                    return
+                items.extend(self._ndjson_line(base + 1 + i, lines[i]))
+                continue
+            items.extend(_convert(base + 1 + i, value, self.array))
+        self.number = base + block.count(b"\n")
+        yield from items
+        if frame.height:
+            yield Batch(frame, frame.height)
+
+    def python(self, lines: list[bytes]) -> Iterator[Event | Rejected]:
+        """Lines read exactly as readers._ndjson / readers._array_lines read them."""
+        for line in lines:
+            if self.stopped:
+                return
+            if self.array:
+                yield from self._array_line(line)
+            else:
+                self.number += 1
+                yield from self._ndjson_line(self.number, line)
+
+    def _ndjson_line(self, number: int, line: bytes) -> list[Event | Rejected]:
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            too_deep(error, self.stream)
+            if line.strip():
+                return [Rejected(number, f"broken JSON: {error.msg} at column {error.colno}")]
+            return []
+        return _convert(number, value, False)
+
+    def _array_line(self, line: bytes) -> list[Event | Rejected]:
+        text = line.rstrip(b" \t\r\n,")
+        if not text:
+            return []
+        if self.closed:
+            self.stopped = True
+            return [Rejected(self.number + 1, "unexpected text after the end of the JSON array")]
+        if text[:1] != b"{" or text[-1:] != b"}":
+            text, self.closed = array_edges(text, self.number == 0)
+            if not text:
+                return []
+        self.number += 1
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError as error:
+            too_deep(error, self.stream)
+            self.stopped = True
+            cut = not line.endswith(b"\n")
+            number = self.number
+            return [Rejected(number, cut_short(number - 1) if cut else broken_array(number, error.msg))]
+        return [sendgrid.convert(self.number, value)]
+
+
+def _lines(block: bytes) -> list[bytes]:
+    """The lines of a block, each with its newline (the last may lack one), as iterating a file gives them."""
+    lines = [line + b"\n" for line in block.split(b"\n")]
+    lines[-1] = lines[-1][:-1]
+    if not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def _convert(number: int, value: Any, array: bool) -> list[Event | Rejected]:
+    if not array and value.__class__ is list:  # one webhook POST body (a batch) per NDJSON line
+        return [sendgrid.convert(number, item) for item in value]
+    return [sendgrid.convert(number, value)]
+
+
+def _fast(block: bytes, array: bool) -> tuple[pl.DataFrame, list[int]] | None:
+    """The chunk's plain records as staging columns, and the indexes of the lines Python must read; None when
+    the whole chunk goes to Python. `block` is whole lines, each ending with "}\n" or (in an array) "},\n"."""
+    n = block.count(b"\n")
+    # Polars reads escaped lone surrogates that orjson refuses.
+    if SURROGATE.search(block):
+        return None
+    if array:
+        block = block.replace(b"},\n", b"}\n")
+    try:
+        df = pl.read_ndjson(io.BytesIO(block), schema=SCHEMA, ignore_errors=True)
+    except (pl.exceptions.PolarsError, pl.exceptions.PanicException):
+        return None
+    # A line Polars skipped (blank) or split would shift the numbers; a line that is no JSON object reads
+    # as a row of nulls and goes to Python.
+    if df.height != n:
+        return None
+    # Optional keys that appear nowhere in the chunk are absent from every record.
+    hidden = ESCAPED_KEY.search(block) is not None
+    present = {name: hidden or f'"{name}"'.encode() in block for name in OPTIONAL}
+    df = df.with_row_index("i").with_columns(
+        email=pl.col("email").cast(pl.String),
+        event=pl.col("event").cast(pl.String),
+        sg_message_id=pl.col("sg_message_id").cast(pl.String),
+        sg_event_id=pl.col("sg_event_id").cast(pl.String),
+        marketing_campaign_name=pl.col("marketing_campaign_name").cast(pl.String),
+        category=pl.col("category").cast(pl.List(pl.String)),
+    )
+    plain = (
+        pl.col("email").str.contains(PLAIN_ADDRESS)
+        & (pl.col("email").str.len_chars() <= 254)
+        & pl.col("event").is_in(list(FAST_WORDS))
+        & pl.col("timestamp").is_between(0, MAX_EPOCH)
+        & pl.col("sg_message_id").str.contains(".filter", literal=True)
+        & ~pl.col("sg_message_id").str.starts_with(".filter")
+        & (pl.col("sg_event_id").str.len_chars() <= 255)
+        & (pl.col("category").list.len() == pl.col("category").list.drop_nulls().list.len()).fill_null(True)
+        # The separators of the workflow lookup below.
+        & ~pl.col("category").list.join("").str.contains(SEPARATORS).fill_null(False)
+        & ~pl.col("marketing_campaign_name").str.contains(SEPARATORS).fill_null(False)
+    ).fill_null(False)
+    for name in OPTIONAL:
+        if present[name]:
+            plain = plain & pl.col(name).is_not_null()
+    df = df.with_columns(plain=plain)
+    slow = df.filter(~pl.col("plain"))["i"].to_list()
+    df = df.filter(pl.col("plain"))
+    return _columns(df), slow
+
+
+def _columns(df: pl.DataFrame) -> pl.DataFrame:
+    combos = df.select("category", "marketing_campaign_id", "marketing_campaign_name").unique()
+    names = {}
+    for category, campaign_id, campaign in combos.iter_rows():
+        found = unique([*(category or []), campaign_id, campaign])
+        names[_combo_key(category, campaign_id, campaign)] = (
+            "|" + "|".join(w.replace("|", "/") for w in found) + "|" if found else ""
+        )
+    combo = pl.concat_str(
+        pl.col("category").list.join("\x1e").fill_null("\x02"),
+        pl.col("marketing_campaign_id").cast(pl.String).fill_null("\x02"),
+        pl.col("marketing_campaign_name").fill_null("\x02"),
+        separator="\x1f",
+    )
+    recipient = pl.col("email").str.to_lowercase()
+    event = pl.col("event").replace_strict(FAST_WORDS, return_dtype=pl.String)
+    message_id = pl.col("sg_message_id").str.split(".filter").list.first()
+    by_event = pl.concat_str(
+        pl.lit("ev"),
+        message_id,
+        event,
+        recipient,
+        pl.col("timestamp").cast(pl.String) + ".000000",
+        separator="\x1f",
+    )
+    esp_id = pl.col("sg_event_id").fill_null("")
+    return df.select(
+        keysrc=pl.when(esp_id != "").then(pl.lit("id\x1f") + esp_id).otherwise(by_event),
+        recipient=recipient,
+        recipient_raw=pl.when(pl.col("email") == recipient).then(pl.lit("")).otherwise(pl.col("email")),
+        ts=pl.col("timestamp"),
+        event=event,
+        message_id=message_id.str.slice(0, 255),
+        workflows=combo.replace_strict(names, return_dtype=pl.String),
+        esp_event_id=esp_id,
+    )
+
+
+def _combo_key(category: list[str] | None, campaign_id: int | None, campaign: str | None) -> str:
+    return "\x1f".join(
+        (
+            "\x02" if category is None else "\x1e".join(category),
+            "\x02" if campaign_id is None else str(campaign_id),
+            "\x02" if campaign is None else campaign,
+        )
+    )
