@@ -150,12 +150,17 @@ def main() -> None:
     import django
 
     django.setup()
+    import logging
+
     from django.core.management import call_command
     from django.db import connection
 
     from incidents import imports, ledger, services
     from incidents.models import Incident, SendEvent
 
+    # The import's own breakdown (read and load, merge, ledger) is printed with the figures.
+    logging.basicConfig(level=logging.WARNING, format="  %(message)s")
+    logging.getLogger("incidents.imports").setLevel(logging.INFO)
     if connection.vendor != "postgresql":
         sys.exit("bench/ingest.py measures the PostgreSQL path: set DATABASE_URL=postgres://...")
     call_command("migrate", verbosity=0)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from django.db import IntegrityError, connection, transaction
 
 from .models import Import
-from .sendlogs.columnar import Batch
+from .sendlogs.columnar import LOAD_COLUMNS, Batch
 
 EVENT_COLUMNS = "key, recipient, recipient_raw, occurred_at, event, message_id, workflows, esp_event_id, detail"
 ALL_COLUMNS = f"id, {EVENT_COLUMNS}, incident_id, source_id"
@@ -33,22 +33,11 @@ LOAD_TABLE = """
         message_id varchar(255) NOT NULL,
         workflows text NOT NULL,
         esp_event_id varchar(255) NOT NULL,
-        detail varchar(255) NOT NULL,
+        detail varchar(255) NOT NULL DEFAULT '',
         incident_id bigint NOT NULL DEFAULT {incident} CHECK (incident_id = {incident}),
         source_id bigint DEFAULT {source}
     )
 """
-# Polars' batches: the key is worked out by PostgreSQL (md5 in C) from its source text.
-FAST_STAGING = (
-    "CREATE TEMPORARY TABLE amends_fast (keysrc text, recipient text, recipient_raw text, ts bigint, event text, "
-    "message_id text, workflows text, esp_event_id text)"
-)
-FAST_COLUMNS = "keysrc, recipient, recipient_raw, ts, event, message_id, workflows, esp_event_id"
-FAST_INSERT = (
-    "INSERT INTO {name} (key, recipient, recipient_raw, occurred_at, event, message_id, workflows, esp_event_id, "
-    "detail) SELECT md5(keysrc)::uuid, recipient, recipient_raw, to_timestamp(ts), event, message_id, workflows, "
-    "esp_event_id, '' FROM amends_fast"
-)
 SLOW_INSERT = (
     "INSERT INTO {name} (key, recipient, recipient_raw, occurred_at, event, message_id, workflows, esp_event_id, "
     "detail) SELECT key, recipient, recipient_raw, to_timestamp(ts), event, message_id, workflows, esp_event_id, "
@@ -76,23 +65,18 @@ def load_create(cursor, imp: Import) -> str:
     cursor.execute("SELECT pg_get_serial_sequence('incidents_sendevent', 'id')")
     sequence = cursor.fetchone()[0]
     cursor.execute(LOAD_TABLE.format(name=name, sequence=sequence, incident=int(imp.incident_id), source=int(imp.id)))
-    cursor.execute("DROP TABLE IF EXISTS amends_fast")
-    cursor.execute(FAST_STAGING)
     return name
 
 
 def load_batch(cursor, name: str, batch: Batch) -> None:
-    """Polars' rows: CSV into the temporary table (no WAL), then into the load table with their keys."""
-    data = batch.frame.write_csv(include_header=False).encode()
-    forced = FAST_COLUMNS
-    with cursor.cursor.copy(
-        f"COPY amends_fast ({FAST_COLUMNS}) FROM STDIN (FORMAT csv, FORCE_NOT_NULL ({forced}))"
-    ) as copy:
+    """Polars' rows, as CSV, straight into the load table."""
+    columns = ", ".join(LOAD_COLUMNS)
+    texts = ", ".join(c for c in LOAD_COLUMNS if c not in ("key", "occurred_at"))
+    data = batch.csv()
+    with cursor.cursor.copy(f"COPY {name} ({columns}) FROM STDIN (FORMAT csv, FORCE_NOT_NULL ({texts}))") as copy:
         view = memoryview(data)
         for start in range(0, len(data), 1 << 20):
             copy.write(view[start : start + (1 << 20)])
-    cursor.execute(FAST_INSERT.format(name=name))
-    cursor.execute("TRUNCATE amends_fast")
 
 
 def load_rows(cursor, name: str, blocks: Iterable[tuple[str, int]]) -> int:
@@ -195,7 +179,8 @@ def load_items(
     progress: Callable[[int, bool], None],
     chunk_rows: int,
 ) -> int:
-    """Send every item to the load table: Polars' batches as they come, Python's records a chunk at a time.
+    """Send every item to the load table: Polars' batches as they come, Python's records (alone or in lists)
+    a chunk at a time.
 
     `rows_of` turns Python records into COPY text blocks (counting them, and the rejected ones);
     `progress(records, batch)` is called after each load. Returns the rows staged.
@@ -211,7 +196,10 @@ def load_items(
             staged += item.records
             progress(item.records, True)
         else:
-            pending.append(item)
+            if type(item) is list:
+                pending.extend(item)
+            else:
+                pending.append(item)
             if len(pending) >= chunk_rows:
                 staged += load_rows(cursor, name, rows_of(pending))
                 progress(len(pending), False)

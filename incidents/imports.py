@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -359,6 +360,7 @@ def _run_sendlog(imp: Import, path: str | None = None) -> None:
         with connection.cursor() as cursor:
             _create_staging(cursor)
             load = ""
+            started = time.monotonic()
             try:
                 if pg:
                     load = events_load.load_create(cursor, imp)
@@ -383,6 +385,7 @@ def _run_sendlog(imp: Import, path: str | None = None) -> None:
                         )
                     raise sendlogs.FormatError(f"This file holds no events ({label}).")
                 imp.save_progress(force=True)  # discarded meanwhile? then stop before merging anything
+                read_s = time.monotonic() - started
                 with transaction.atomic():
                     if pg:
                         # Not waiting for the WAL flush is safe here: a crash loses the whole transaction,
@@ -393,9 +396,18 @@ def _run_sendlog(imp: Import, path: str | None = None) -> None:
                     else:
                         imp.imported = _merge_staging(cursor, imp)
                     imp.duplicates = staged - imp.imported
+                    merge_s = time.monotonic() - started - read_s
                     # In the same transaction, so "done" always comes with its ledger.
                     ledger_compute(incident=imp.incident)
                     imp.finish(Import.Status.DONE)
+                log.info(
+                    "import %s: %s rows read and loaded in %.2f s, merged in %.2f s, ledger %.2f s",
+                    imp.id,
+                    staged,
+                    read_s,
+                    merge_s,
+                    imp.incident.ledger_stats.get("seconds", 0),
+                )
             finally:
                 cursor.execute("DROP TABLE IF EXISTS amends_staging")
                 if load:

@@ -15,8 +15,11 @@ Polars the first).
 
 from __future__ import annotations
 
+import hashlib
 import io
+import queue
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -31,8 +34,9 @@ from .readers import DAMAGED, array_edges, broken_array, configure, cut_short, d
 from .records import Event, Rejected, unique
 
 FORMATS = (sendgrid.FORMAT,)
+LOAD_COLUMNS = ("key", "recipient", "recipient_raw", "occurred_at", "event", "message_id", "workflows", "esp_event_id")
 # Big enough for Polars to spread over the cores, small enough for flat memory (a chunk and its frame).
-CHUNK_BYTES = 16 * 1024**2
+CHUNK_BYTES = 8 * 1024**2
 # Read in pieces like the Python readers' buffer: a damaged gzip loses at most one piece.
 READ_BYTES = 64 * 1024
 
@@ -65,29 +69,93 @@ SEPARATORS = "[\x02\x1e\x1f]"
 
 @dataclass(slots=True)
 class Batch:
-    """Records read by Polars: staging columns (keysrc, recipient, recipient_raw, ts, event, message_id,
-    workflows, esp_event_id), `records` of them."""
+    """Records read by Polars as the columns of SendEvent (LOAD_COLUMNS, ready for COPY ... CSV; the time also
+    as epoch seconds in `ts`), `records` of them."""
 
     frame: pl.DataFrame
     records: int
+    text: bytes | None = None
+
+    def csv(self) -> bytes:
+        """The LOAD_COLUMNS as CSV (no header) for COPY ... FORMAT csv; made in the reader's thread."""
+        if self.text is None:
+            self.text = self.frame.select(LOAD_COLUMNS).write_csv(include_header=False).encode()
+        return self.text
 
 
-def records(stream: BinaryIO, layout: str) -> Iterator[Batch | Event | Rejected]:
-    """Batches and single records, in file order, from a SendGrid log of one of the line layouts."""
+def records(stream: BinaryIO, layout: str) -> Iterator[Batch | list[Event | Rejected]]:
+    """Batches, and lists of single records, in file order, from a SendGrid log of one of the line layouts."""
     configure(stream, lines=True, depth=False)
     state = _Lines(stream, layout == "array_lines")
     while not state.stopped:
         block, broken = _read_chunk(stream)
         if block:
-            yield from state.chunk(block)
+            yield from _grouped(state.chunk(block))
         if broken:
             if not state.stopped:
-                yield damaged(state.number + 1)
+                yield [damaged(state.number + 1)]
             return
         if len(block) == 0:
             break
     if state.array and not state.closed and not state.stopped:
-        yield Rejected(state.number + 1, cut_short(state.number))
+        yield [Rejected(state.number + 1, cut_short(state.number))]
+
+
+def _grouped(items: Iterator[Batch | Event | Rejected]) -> Iterator[Batch | list[Event | Rejected]]:
+    """Single records gathered in lists, so a thread hands them on a chunk at a time."""
+    single: list[Event | Rejected] = []
+    for item in items:
+        if type(item) is Batch:
+            if single:
+                yield single
+                single = []
+            yield item
+        else:
+            single.append(item)
+    if single:
+        yield single
+
+
+def ahead(items: Iterator, depth: int = 1) -> Iterator:
+    """The items of `items`, worked out in a thread of their own up to `depth` ahead: Polars and the database
+    driver both let go of the GIL, so reading the next chunk overlaps loading this one. An error of the reader
+    is raised here; stopping early (closing this generator) stops the thread."""
+    done = object()
+    found: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                found.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer, raised there
+            put(error)
+            return
+        put(done)
+
+    thread = threading.Thread(target=work, name="sendlog-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = found.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _read_chunk(stream: BinaryIO) -> tuple[bytes, bool]:
@@ -164,7 +232,9 @@ class _Lines:
         self.number = base + block.count(b"\n")
         yield from items
         if frame.height:
-            yield Batch(frame, frame.height)
+            batch = Batch(frame, frame.height)
+            batch.csv()
+            yield batch
 
     def python(self, lines: list[bytes]) -> Iterator[Event | Rejected]:
         """Lines read exactly as readers._ndjson / readers._array_lines read them."""
@@ -312,7 +382,7 @@ def _columns(df: pl.DataFrame) -> pl.DataFrame:
         separator="\x1f",
     )
     esp_id = pl.col("sg_event_id").fill_null("")
-    return df.select(
+    frame = df.select(
         keysrc=pl.when(esp_id != "").then(pl.lit("id\x1f") + esp_id).otherwise(by_event),
         recipient=recipient,
         recipient_raw=pl.when(pl.col("email") == recipient).then(pl.lit("")).otherwise(pl.col("email")),
@@ -321,6 +391,21 @@ def _columns(df: pl.DataFrame) -> pl.DataFrame:
         message_id=message_id.str.slice(0, 255),
         workflows=combo.replace_strict(names, return_dtype=pl.String),
         esp_event_id=esp_id,
+    )
+    # The key as imports.staging_rows() makes it: md5 of the ESP's event id, else of what the event says.
+    # hashlib, in this reader's thread: Polars has no md5, and PostgreSQL's would cost a second pass there.
+    md5 = hashlib.md5
+    keys = [md5(text.encode(), usedforsecurity=False).hexdigest() for text in frame["keysrc"].to_list()]
+    return frame.select(
+        key=pl.Series(keys, dtype=pl.String),
+        recipient="recipient",
+        recipient_raw="recipient_raw",
+        occurred_at=pl.from_epoch("ts", time_unit="s").dt.strftime("%Y-%m-%d %H:%M:%S+00"),
+        event="event",
+        message_id="message_id",
+        workflows="workflows",
+        esp_event_id="esp_event_id",
+        ts="ts",
     )
 
 

@@ -234,9 +234,10 @@ def parse(
 
 def parse_columnar(
     fileobj: BinaryIO, fmt: str, *, limits: Limits | None = None
-) -> Iterator[columnar.Batch | Event | Rejected] | None:
-    """Like parse(), through the columnar reader (Batches of many records, and single records), for a format
-    and layout it reads (SendGrid JSON, one record a line); None otherwise, and then parse() reads the file.
+) -> Iterator[columnar.Batch | list[Event | Rejected]] | None:
+    """Like parse(), through the columnar reader (Batches of many records, and lists of single records), read
+    a chunk ahead in a thread, for a format and layout it reads (SendGrid JSON, one record a line); None
+    otherwise, and then parse() reads the file.
 
     The same checks as parse() first: FormatError comes from this call itself.
     """
@@ -246,7 +247,7 @@ def parse_columnar(
     layout = _json_layout(stream, _JSON[fmt])
     if layout not in LINE_LAYOUTS:
         return None
-    return columnar.records(stream, layout)
+    return columnar.ahead(columnar.records(stream, layout))
 
 
 def _json_layout(stream: io.BufferedReader, module: ModuleType) -> str:

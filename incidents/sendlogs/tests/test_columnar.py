@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -131,11 +131,11 @@ def columnar_result(data: bytes, fast: list | None = None) -> tuple[list, list]:
         if type(item) is Batch:
             if fast is not None:
                 fast.append(item.records)
-            for keysrc, recipient, raw, ts, event, message_id, workflows, esp_id in item.frame.iter_rows():
-                key = hashlib.md5(keysrc.encode(), usedforsecurity=False).hexdigest()
+            for key, recipient, raw, at, event, message_id, workflows, esp_id, ts in item.frame.iter_rows():
+                assert at == datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S+00")
                 rows.append((key, recipient, raw, repr(float(ts)), event, message_id, workflows, esp_id, ""))
         else:
-            events.append(item)
+            events.extend(item)
     rows += list(staging_rows(imp, iter(events)))
     return sorted(rows), [(e["ref"], e["reason"]) for e in imp.errors]
 
