@@ -61,11 +61,20 @@ def load_drop(*, import_id: int) -> None:
 
 def load_create(cursor, imp: Import) -> str:
     name = load_table(imp.id)
+    # Each COPY commits on its own: not waiting for its WAL flush is safe, as a crash loses only what the
+    # rerun loads again from the start (load_end() sets it back).
+    cursor.execute("SET synchronous_commit TO OFF")
     cursor.execute(f"DROP TABLE IF EXISTS {name}")
     cursor.execute("SELECT pg_get_serial_sequence('incidents_sendevent', 'id')")
     sequence = cursor.fetchone()[0]
     cursor.execute(LOAD_TABLE.format(name=name, sequence=sequence, incident=int(imp.incident_id), source=int(imp.id)))
     return name
+
+
+def load_end(cursor, name: str) -> None:
+    """After the merge, or after a failure: the load table goes (unless it became the partition)."""
+    cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    cursor.execute("RESET synchronous_commit")
 
 
 def load_batch(cursor, name: str, batch: Batch) -> None:

@@ -411,7 +411,7 @@ def _run_sendlog(imp: Import, path: str | None = None) -> None:
             finally:
                 cursor.execute("DROP TABLE IF EXISTS amends_staging")
                 if load:
-                    cursor.execute(f"DROP TABLE IF EXISTS {load}")
+                    events_load.load_end(cursor, load)
 
 
 def _merge_staging(cursor, imp: Import) -> int:

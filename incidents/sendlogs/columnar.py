@@ -36,7 +36,7 @@ from .records import Event, Rejected, unique
 FORMATS = (sendgrid.FORMAT,)
 LOAD_COLUMNS = ("key", "recipient", "recipient_raw", "occurred_at", "event", "message_id", "workflows", "esp_event_id")
 # Big enough for Polars to spread over the cores, small enough for flat memory (a chunk and its frame).
-CHUNK_BYTES = 8 * 1024**2
+CHUNK_BYTES = 4 * 1024**2
 # Read in pieces like the Python readers' buffer: a damaged gzip loses at most one piece.
 READ_BYTES = 64 * 1024
 
@@ -395,9 +395,9 @@ def _columns(df: pl.DataFrame) -> pl.DataFrame:
     # The key as imports.staging_rows() makes it: md5 of the ESP's event id, else of what the event says.
     # hashlib, in this reader's thread: Polars has no md5, and PostgreSQL's would cost a second pass there.
     md5 = hashlib.md5
-    keys = [md5(text.encode(), usedforsecurity=False).hexdigest() for text in frame["keysrc"].to_list()]
+    digests = [md5(text, usedforsecurity=False).digest() for text in frame["keysrc"].cast(pl.Binary).to_list()]
     return frame.select(
-        key=pl.Series(keys, dtype=pl.String),
+        key=pl.Series(digests, dtype=pl.Binary).bin.encode("hex"),
         recipient="recipient",
         recipient_raw="recipient_raw",
         occurred_at=pl.from_epoch("ts", time_unit="s").dt.strftime("%Y-%m-%d %H:%M:%S+00"),
