@@ -6,7 +6,7 @@ memory and the ledger time; the last line is JSON. The file is written streaming
 removed, the incident (and its partition) deleted: the bench runs again and again on the same database.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/amends_bench .venv/bin/python bench/ingest.py [--events N]
-        [--options] [--keep-file PATH]
+        [--options]
 """
 
 from __future__ import annotations
@@ -106,10 +106,12 @@ def bare_copy(connection, incident_id: int) -> tuple[int, float]:
 
 
 def parse_options(connection, path: Path) -> dict[str, float]:
-    """Seconds to turn the same file into staging rows, each way measured: Python (orjson and the SendGrid
-    reader, the import's path) against PostgreSQL parsing the raw lines it was sent with COPY."""
+    """Seconds to turn the same file into rows to load, each way measured: Python (orjson and the SendGrid
+    reader, the path of every other format), Polars (the SendGrid path) and PostgreSQL parsing the raw lines
+    it was sent with COPY (json_to_record)."""
     from incidents import imports, sendlogs
     from incidents.models import Import
+    from incidents.sendlogs.columnar import Batch
 
     found = {}
     started = time.perf_counter()
@@ -119,6 +121,13 @@ def parse_options(connection, path: Path) -> dict[str, float]:
         for _block in imports.copy_blocks(imports.staging_rows(Import(), events)):
             pass
     found["python"] = time.perf_counter() - started
+    started = time.perf_counter()
+    with open(path, "rb") as raw:
+        # The import's path on PostgreSQL: Polars in a thread, CSV with md5 keys, ready for COPY.
+        for item in sendlogs.parse_columnar(sendlogs.open_log(raw, limits), "sendgrid_json", limits=limits):
+            if type(item) is Batch:
+                item.csv()
+    found["polars"] = time.perf_counter() - started
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute("CREATE TEMPORARY TABLE bench_raw (n bigint GENERATED ALWAYS AS IDENTITY, line text)")
@@ -177,10 +186,12 @@ def main() -> None:
             f"generated {events:,} events for {people:,} people ({size_mb:.0f} MB) in {time.perf_counter() - t:.1f} s"
         )
 
+        options: dict[str, float] = {}
         if args.options:
             options = parse_options(connection, path)
             print(
-                f"parse options, {events:,} events to staging rows: Python (orjson) {options['python']:.1f} s, "
+                f"parse options, {events:,} events to rows: Python (orjson) {options['python']:.1f} s, "
+                f"Polars {options['polars']:.1f} s, "
                 f"PostgreSQL (COPY raw lines + json_to_record) {options['postgresql']:.1f} s"
             )
         incident = services.incident_create(
@@ -233,6 +244,7 @@ def main() -> None:
                 "peak_mb": round(peak_mb),
                 "rss_before_mb": round(rss_before),
                 "load_avg": round(os.getloadavg()[0], 1),
+                **({f"parse_{k}_s": round(v, 2) for k, v in options.items()}),
             }
         )
     )

@@ -1,7 +1,7 @@
 """The incidents app: its roles are synced after every migrate, and its Celery tasks registered."""
 
 from django.apps import AppConfig
-from django.db.models.signals import post_delete, post_migrate
+from django.db.models.signals import post_migrate, pre_delete
 
 
 class IncidentsConfig(AppConfig):
@@ -9,11 +9,11 @@ class IncidentsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import tasks  # noqa: F401 - registers the tasks that imports enqueue by name
-        from .events_load import incident_deleted
+        from .events_load import incident_deleting
         from .models import Incident
         from .roles import roles_sync
 
         # Every app, so permissions of apps migrated after this one are included too.
         post_migrate.connect(roles_sync, dispatch_uid="amends_roles_sync")
         # On PostgreSQL an incident's events have a partition of their own (events_load.py).
-        post_delete.connect(incident_deleted, sender=Incident, dispatch_uid="amends_incident_partition")
+        pre_delete.connect(incident_deleting, sender=Incident, dispatch_uid="amends_incident_partition")

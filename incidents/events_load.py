@@ -53,12 +53,6 @@ def partition_table(incident_id: int) -> str:
     return f"incidents_sendevent_{int(incident_id)}"
 
 
-def load_drop(*, import_id: int) -> None:
-    """Drop what a killed worker left of an import (nothing when it was merged or never started)."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {load_table(import_id)}")
-
-
 def load_create(cursor, imp: Import) -> str:
     name = load_table(imp.id)
     # Each COPY commits on its own: not waiting for its WAL flush is safe, as a crash loses only what the
@@ -173,11 +167,11 @@ def partition_drop(*, incident_id: int) -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {partition_table(incident_id)}")
 
 
-def incident_deleted(sender, instance, **kwargs) -> None:
-    """post_delete of Incident: its empty partition goes too, once the deletion is committed."""
-    if connection.vendor == "postgresql":
-        incident_id = instance.id
-        transaction.on_commit(lambda: partition_drop(incident_id=incident_id))
+def incident_deleting(sender, instance, **kwargs) -> None:
+    """pre_delete of Incident: its partition is dropped in the deleting transaction, so the cascade that
+    follows has no rows to delete one by one (a rollback brings the partition back)."""
+    if connection.vendor == "postgresql" and instance.id is not None:
+        partition_drop(incident_id=instance.id)
 
 
 def load_items(

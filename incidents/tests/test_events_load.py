@@ -1,0 +1,99 @@
+"""PostgreSQL's load path: a load table per import, attached as the incident's partition or merged into it."""
+
+import pytest
+from django.db import connection
+
+from incidents import imports
+from incidents.events_load import load_table, partition_table
+from incidents.models import Import, Incident, SendEvent
+
+from .factories import IncidentFactory, burst, write_ndjson
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="partitions are PostgreSQL's"),
+]
+
+
+def tables(prefix: str) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tablename FROM pg_tables WHERE tablename LIKE %s", [prefix + "%"])
+        return {row[0] for row in cursor.fetchall()}
+
+
+def partition_of(incident: Incident) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT tableoid::regclass::text FROM incidents_sendevent WHERE incident_id = %s", [incident.id]
+        )
+        return ",".join(row[0] for row in cursor.fetchall())
+
+
+def test_it_attaches_a_first_import_as_the_incidents_partition_with_each_event_once(tmp_path):
+    incident = IncidentFactory()
+    events = burst("a@example.com", 3) + burst("b@example.com", 2)
+    # The same events twice in one file (an export concatenated with itself): each is kept once.
+    path = write_ndjson(tmp_path / "log.json", events + events)
+
+    imp = imports.import_local(incident=incident, path=str(path))
+
+    assert (imp.status, imp.imported, imp.duplicates) == (Import.Status.DONE, 10, 10)
+    assert partition_of(incident) == partition_table(incident.id)
+    assert SendEvent.objects.filter(incident=incident).count() == 10
+    assert not tables("incidents_sendevent_load")
+    incident.refresh_from_db()
+    assert incident.ledger_stats["messages"] == 5
+
+
+def test_it_merges_a_later_import_into_the_partition_adding_only_new_events(tmp_path):
+    incident = IncidentFactory()
+    first = write_ndjson(tmp_path / "first.json", burst("a@example.com", 3))
+    second = write_ndjson(tmp_path / "second.json", burst("a@example.com", 5))
+    imports.import_local(incident=incident, path=str(first))
+
+    later = imports.import_local(incident=incident, path=str(second))
+
+    assert (later.imported, later.duplicates) == (4, 6)
+    assert SendEvent.objects.filter(incident=incident).count() == 10
+    assert partition_of(incident) == partition_table(incident.id)
+    assert not tables("incidents_sendevent_load")
+
+
+def test_it_keeps_events_made_without_an_import_and_merges_into_them(tmp_path):
+    incident = IncidentFactory()
+    path = write_ndjson(tmp_path / "log.json", burst("a@example.com", 2))
+    imports.import_local(incident=incident, path=str(path))
+    other = IncidentFactory()
+    # Rows made through the ORM (the watch, tests) go to the default partition; an import then merges.
+    SendEvent.objects.bulk_create(
+        [SendEvent(**{**event, "id": None, "incident_id": other.id}) for event in SendEvent.objects.values()]
+    )
+
+    imp = imports.import_local(incident=other, path=str(path))
+
+    assert (imp.imported, imp.duplicates) == (0, 4)
+    assert partition_of(other) == "incidents_sendevent_default"
+
+
+def test_it_drops_what_a_dead_worker_loaded_once_the_import_is_given_up(tmp_path):
+    incident = IncidentFactory()
+    imp = Import.objects.create(incident=incident, kind=Import.Kind.SENDLOG, status=Import.Status.FAILED)
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE {load_table(imp.id)} (id bigint)")
+
+    imports.import_requeue_stale()
+
+    assert load_table(imp.id) not in tables("incidents_sendevent_load")
+
+
+def test_it_drops_the_partition_with_its_incident(tmp_path):
+    incident = IncidentFactory()
+    path = write_ndjson(tmp_path / "log.json", burst("a@example.com", 2))
+    imports.import_local(incident=incident, path=str(path))
+    name = partition_table(incident.id)
+    assert name in tables("incidents_sendevent_")
+
+    incident.delete()
+
+    assert name not in tables("incidents_sendevent_")
+    assert not SendEvent.objects.exists()
