@@ -299,8 +299,10 @@ def _fast(block: bytes, array: bool) -> tuple[pl.DataFrame, list[int]] | None:
     """The chunk's plain records as staging columns, and the indexes of the lines Python must read; None when
     the whole chunk goes to Python. `block` is whole lines, each ending with "}\n" or (in an array) "},\n"."""
     n = block.count(b"\n")
+    # Escapes are rare in these logs: look for the odd ones only when there is one at all.
+    escapes = b"\\u" in block
     # Polars reads escaped lone surrogates that orjson refuses.
-    if SURROGATE.search(block):
+    if escapes and SURROGATE.search(block):
         return None
     if array:
         block = block.replace(b"},\n", b"}\n")
@@ -313,15 +315,20 @@ def _fast(block: bytes, array: bool) -> tuple[pl.DataFrame, list[int]] | None:
     if df.height != n:
         return None
     # Optional keys that appear nowhere in the chunk are absent from every record.
-    hidden = ESCAPED_KEY.search(block) is not None
+    hidden = escapes and ESCAPED_KEY.search(block) is not None
     present = {name: f'"{name}"'.encode() in block for name in OPTIONAL}
-    df = df.with_row_index("i").with_columns(
-        email=pl.col("email").cast(pl.String),
-        event=pl.col("event").cast(pl.String),
-        sg_message_id=pl.col("sg_message_id").cast(pl.String),
-        sg_event_id=pl.col("sg_event_id").cast(pl.String),
-        marketing_campaign_name=pl.col("marketing_campaign_name").cast(pl.String),
-        category=pl.col("category").cast(pl.List(pl.String)),
+    nulls = {name: df[name].null_count() for name in OPTIONAL}
+    lazy = (
+        df.lazy()
+        .with_row_index("i")
+        .with_columns(
+            email=pl.col("email").cast(pl.String),
+            event=pl.col("event").cast(pl.String),
+            sg_message_id=pl.col("sg_message_id").cast(pl.String),
+            sg_event_id=pl.col("sg_event_id").cast(pl.String),
+            marketing_campaign_name=pl.col("marketing_campaign_name").cast(pl.String),
+            category=pl.col("category").cast(pl.List(pl.String)),
+        )
     )
     plain = (
         pl.col("email").str.contains(PLAIN_ADDRESS)
@@ -344,16 +351,15 @@ def _fast(block: bytes, array: bool) -> tuple[pl.DataFrame, list[int]] | None:
         raw = pl.Series(block.split(b"\n")[:n], dtype=pl.Binary)
         plain = plain & ~pl.lit(raw.cast(pl.String).str.contains(ESCAPED_KEY.pattern.decode()))
     for name in OPTIONAL:
-        if not present[name] or df[name].null_count() == 0:
+        if not present[name] or nulls[name] == 0:
             continue
         if raw is None:
             raw = pl.Series(block.split(b"\n")[:n], dtype=pl.Binary)
         has_key = raw.bin.contains(f'"{name}"'.encode())
         plain = plain & (pl.col(name).is_not_null() | ~pl.lit(has_key))
-    df = df.with_columns(plain=plain)
-    slow = df.filter(~pl.col("plain"))["i"].to_list()
-    df = df.filter(pl.col("plain"))
-    return _columns(df), slow
+    lazy = lazy.with_columns(plain=plain)
+    slow, df = pl.collect_all([lazy.filter(~pl.col("plain")).select("i"), lazy.filter(pl.col("plain"))])
+    return _columns(df), slow["i"].to_list()
 
 
 def _columns(df: pl.DataFrame) -> pl.DataFrame:
