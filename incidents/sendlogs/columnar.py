@@ -46,12 +46,18 @@ SCHEMA = {
     "timestamp": pl.Int64,
     "sg_message_id": pl.Binary,
     "sg_event_id": pl.Binary,
-    "category": pl.List(pl.Binary),
+    # As text: a list comes as its JSON (re-written by Polars), which is twice as fast to read as a list.
+    "category": pl.String,
     "marketing_campaign_id": pl.Int64,
     "marketing_campaign_name": pl.Binary,
 }
 # Fields a record may lack; a null in them is read as "absent" only when the key is not in the line.
-OPTIONAL = ("category", "marketing_campaign_id", "marketing_campaign_name")
+OPTIONAL = ("marketing_campaign_id", "marketing_campaign_name")
+# A category's text that a number or true/false would also give (convert() drops those, keeps a string).
+NUMBER_LIKE = r"^(-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?|true|false)$"
+LISTED = r'"category"\s*:\s*\['
+# Category kinds in the workflow lookup.
+NONE, TEXT, LIST = "n", "s", "l"
 # SendGrid words whose records carry no detail (convert() reads "type", "reason" or "response" for the others).
 FAST_WORDS = {
     word: event.value
@@ -318,6 +324,49 @@ def _fast(block: bytes, array: bool) -> tuple[pl.DataFrame, list[int]] | None:
     hidden = escapes and ESCAPED_KEY.search(block) is not None
     present = {name: f'"{name}"'.encode() in block for name in OPTIONAL}
     nulls = {name: df[name].null_count() for name in OPTIONAL}
+    lines: list[pl.Series] = []
+
+    def raw() -> pl.Series:
+        if not lines:
+            lines.append(pl.Series(block.split(b"\n")[:n], dtype=pl.Binary))
+        return lines[0]
+
+    category = pl.col("category")
+    plain = (
+        pl.col("email").str.contains(PLAIN_ADDRESS)
+        & (pl.col("email").str.len_chars() <= 254)
+        & pl.col("event").is_in(list(FAST_WORDS))
+        & pl.col("timestamp").is_between(0, MAX_EPOCH)
+        & pl.col("sg_message_id").str.contains(".filter", literal=True)
+        & ~pl.col("sg_message_id").str.starts_with(".filter")
+        & (pl.col("sg_event_id").str.len_chars() <= 255)
+        # An object, or a number or true/false (or a string that reads like one): Python tells them apart.
+        & ~category.str.starts_with("{").fill_null(False)
+        & ~category.str.contains(NUMBER_LIKE).fill_null(False)
+        # The separators of the workflow lookup below.
+        & ~category.str.contains(SEPARATORS).fill_null(False)
+        & ~pl.col("marketing_campaign_name").str.contains(SEPARATORS).fill_null(False)
+    ).fill_null(False)
+    if hidden:
+        # Records with an escaped key go to Python whatever their fields.
+        plain = plain & ~pl.lit(raw().cast(pl.String).str.contains(ESCAPED_KEY.pattern.decode()))
+    # A null optional field counts as absent only when its key is not in the record's line (a campaign id in
+    # quotes is not); the lines are looked at only when some record has the key.
+    for name in OPTIONAL:
+        if present[name] and nulls[name]:
+            plain = plain & (pl.col(name).is_not_null() | ~pl.lit(raw().bin.contains(f'"{name}"'.encode())))
+    # A category that starts with "[" is a list when the line has one there, else a string that starts so.
+    kind = pl.when(category.is_null()).then(pl.lit(NONE)).otherwise(pl.lit(TEXT))
+    if df["category"].str.starts_with("[").any():
+        if block.count(b'"category"') == block.count(b'"category":['):
+            # Every "category" key of the chunk opens a list (escaped keys went to Python above).
+            listed = pl.lit(True)
+        else:
+            found = raw().bin.contains(b'"category":[')
+            if not found.all():
+                found = found | raw().cast(pl.String).str.contains(LISTED)
+            listed = pl.lit(found)
+        kind = pl.when(category.str.starts_with("[") & listed).then(pl.lit(LIST)).otherwise(kind)
     lazy = (
         df.lazy()
         .with_row_index("i")
@@ -327,55 +376,39 @@ def _fast(block: bytes, array: bool) -> tuple[pl.DataFrame, list[int]] | None:
             sg_message_id=pl.col("sg_message_id").cast(pl.String),
             sg_event_id=pl.col("sg_event_id").cast(pl.String),
             marketing_campaign_name=pl.col("marketing_campaign_name").cast(pl.String),
-            category=pl.col("category").cast(pl.List(pl.String)),
         )
+        .with_columns(plain=plain, kind=kind)
     )
-    plain = (
-        pl.col("email").str.contains(PLAIN_ADDRESS)
-        & (pl.col("email").str.len_chars() <= 254)
-        & pl.col("event").is_in(list(FAST_WORDS))
-        & pl.col("timestamp").is_between(0, MAX_EPOCH)
-        & pl.col("sg_message_id").str.contains(".filter", literal=True)
-        & ~pl.col("sg_message_id").str.starts_with(".filter")
-        & (pl.col("sg_event_id").str.len_chars() <= 255)
-        & (pl.col("category").list.len() == pl.col("category").list.drop_nulls().list.len()).fill_null(True)
-        # The separators of the workflow lookup below.
-        & ~pl.col("category").list.join("").str.contains(SEPARATORS).fill_null(False)
-        & ~pl.col("marketing_campaign_name").str.contains(SEPARATORS).fill_null(False)
-    ).fill_null(False)
-    # A null optional field counts as absent only when its key is not in the record's line (not a string
-    # category, not a campaign id in quotes); the lines are looked at only when some record has the key.
-    raw = None
-    if hidden:
-        # Records with an escaped key go to Python whatever their fields.
-        raw = pl.Series(block.split(b"\n")[:n], dtype=pl.Binary)
-        plain = plain & ~pl.lit(raw.cast(pl.String).str.contains(ESCAPED_KEY.pattern.decode()))
-    for name in OPTIONAL:
-        if not present[name] or nulls[name] == 0:
-            continue
-        if raw is None:
-            raw = pl.Series(block.split(b"\n")[:n], dtype=pl.Binary)
-        has_key = raw.bin.contains(f'"{name}"'.encode())
-        plain = plain & (pl.col(name).is_not_null() | ~pl.lit(has_key))
-    lazy = lazy.with_columns(plain=plain)
     slow, df = pl.collect_all([lazy.filter(~pl.col("plain")).select("i"), lazy.filter(pl.col("plain"))])
-    return _columns(df), slow["i"].to_list()
+    frame, odd = _columns(df)
+    return frame, sorted(slow["i"].to_list() + odd)
 
 
-def _columns(df: pl.DataFrame) -> pl.DataFrame:
-    combos = df.select("category", "marketing_campaign_id", "marketing_campaign_name").unique()
-    names = {}
-    for category, campaign_id, campaign in combos.iter_rows():
-        found = unique([*(category or []), campaign_id, campaign])
-        names[_combo_key(category, campaign_id, campaign)] = (
-            "|" + "|".join(w.replace("|", "/") for w in found) + "|" if found else ""
-        )
+def _columns(df: pl.DataFrame) -> tuple[pl.DataFrame, list[int]]:
+    """The load columns of the plain records, and the indexes of those whose list of categories holds
+    something else than strings (Python reads them)."""
     combo = pl.concat_str(
-        pl.col("category").list.join("\x1e").fill_null("\x02"),
+        "kind",
+        pl.col("category").fill_null(""),
         pl.col("marketing_campaign_id").cast(pl.String).fill_null("\x02"),
         pl.col("marketing_campaign_name").fill_null("\x02"),
         separator="\x1f",
     )
+    df = df.with_columns(combo=combo)
+    names: dict[str, str | None] = {}
+    for key, kind, category, campaign_id, campaign in (
+        df.select("combo", "kind", "category", "marketing_campaign_id", "marketing_campaign_name")
+        .unique("combo")
+        .iter_rows()
+    ):
+        names[key] = _workflows(kind, category, campaign_id, campaign)
+    odd = [key for key, name in names.items() if name is None]
+    if odd:
+        found = pl.col("combo").is_in(odd)
+        slow = df.filter(found)["i"].to_list()
+        df = df.filter(~found)
+    else:
+        slow = []
     recipient = pl.col("email").str.to_lowercase()
     event = pl.col("event").replace_strict(FAST_WORDS, return_dtype=pl.String)
     message_id = pl.col("sg_message_id").str.split(".filter").list.first()
@@ -395,7 +428,7 @@ def _columns(df: pl.DataFrame) -> pl.DataFrame:
         ts=pl.col("timestamp"),
         event=event,
         message_id=message_id.str.slice(0, 255),
-        workflows=combo.replace_strict(names, return_dtype=pl.String),
+        workflows=pl.col("combo").replace_strict(names, return_dtype=pl.String),
         esp_event_id=esp_id,
     )
     # The key as imports.staging_rows() makes it: md5 of the ESP's event id, else of what the event says.
@@ -412,14 +445,20 @@ def _columns(df: pl.DataFrame) -> pl.DataFrame:
         workflows="workflows",
         esp_event_id="esp_event_id",
         ts="ts",
-    )
+    ), slow
 
 
-def _combo_key(category: list[str] | None, campaign_id: int | None, campaign: str | None) -> str:
-    return "\x1f".join(
-        (
-            "\x02" if category is None else "\x1e".join(category),
-            "\x02" if campaign_id is None else str(campaign_id),
-            "\x02" if campaign is None else campaign,
-        )
-    )
+def _workflows(kind: str, category: str | None, campaign_id: int | None, campaign: str | None) -> str | None:
+    """SendEvent.workflows as convert() and imports.staging_rows() make them; None when Python must read the
+    record (a list holding more than strings: Polars wrote 5.0 as 5)."""
+    if kind == LIST:
+        try:
+            found = orjson.loads(category)
+        except orjson.JSONDecodeError:
+            return None
+        if found.__class__ is not list or any(item.__class__ is not str for item in found):
+            return None
+    else:
+        found = [] if kind == NONE else [category]
+    names = unique([*found, campaign_id, campaign])
+    return "|" + "|".join(w.replace("|", "/") for w in names) + "|" if names else ""
