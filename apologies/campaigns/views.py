@@ -36,7 +36,7 @@ from apologies.campaigns.forms import (
     VariantForm,
 )
 from apologies.campaigns.models import Campaign, CampaignError, CampaignTemplate, CountryPolicy, Recipient
-from apologies.letters import previews as letter_previews
+from apologies.letters import services_previews as letter_previews
 from apologies.sending import esp
 from apologies.sending import services as sending
 from apologies.sending.forms import PauseForm

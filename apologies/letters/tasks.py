@@ -6,8 +6,9 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_ready
 
-from apologies.letters import checks, previews
+from apologies.letters import checks
 from apologies.letters import services as letter_batches
+from apologies.letters import services_previews as previews
 
 
 # Named as before the rooms were drawn, so messages already queued in the broker still find them.
@@ -17,7 +18,7 @@ def render_letter_batch(batch_id: int) -> str:
 
 
 # A preview is one letter: a minute is far more than a good one needs, and the limit is what keeps a bad one
-# (a body that lays out forever) from holding a worker. Keep in step with previews.RENDER_SECONDS.
+# (a body that lays out forever) from holding a worker. Keep in step with services_previews.RENDER_SECONDS.
 @shared_task(name="apologies.tasks.render_letter_preview", soft_time_limit=60, time_limit=75)
 def render_letter_preview(preview_id: int) -> str:
     try:

@@ -14,8 +14,9 @@ from django.views.decorators.http import require_POST
 
 from apologies.campaigns.access import campaign_or_404, edit_required, send_required, view_required
 from apologies.campaigns.models import Campaign, CampaignError, Recipient
-from apologies.letters import gifts, layout, preflight, previews, profiles, returns, stock
+from apologies.letters import gifts, layout, preflight, profiles, returns, stock
 from apologies.letters import services as letter_batches
+from apologies.letters import services_previews as previews
 from apologies.letters.forms import (
     RETURNS_MAX_BYTES,
     GiftPackageForm,

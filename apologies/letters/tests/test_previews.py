@@ -6,7 +6,8 @@ import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from django.urls import reverse
 
-from apologies.letters import layout, previews, tasks
+from apologies.letters import layout, tasks
+from apologies.letters import services_previews as previews
 from apologies.models import LetterPreview
 from apologies.tests.letters_factories import letter_campaign, pdf_text
 from incidents.models import Contact
