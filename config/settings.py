@@ -75,6 +75,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.csp.AmendsCSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Performance (bench/landing.py): public pages (AMENDS_PUBLIC_PATH_PREFIXES, below) skip everything after
+    # this line; they use no session, login, messages or CSRF token. See config/public_paths.py.
+    "config.public_paths.PublicPathMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -274,6 +277,8 @@ AMENDS_FROM_ADDRESS = env("AMENDS_FROM_ADDRESS", default="sorry@amends.localhost
 # Replies come back to reply+<signed delivery id>@this domain (inbound webhook), unsubscribes too.
 AMENDS_REPLY_DOMAIN = env("AMENDS_REPLY_DOMAIN", default="replies.amends.localhost")
 AMENDS_SORRY_PATH = "/" + env("AMENDS_SORRY_PATH", default="/sorry/").strip("/") + "/"
+# Paths of the public pages (apologies/wayback/urls.py) that config.public_paths serves past the staff middleware.
+AMENDS_PUBLIC_PATH_PREFIXES = (AMENDS_SORRY_PATH, "/u/")
 AMENDS_SORRY_LINK_DAYS = env.int("AMENDS_SORRY_LINK_DAYS", default=365)
 # Wrong codes typed on the public page, per IP address and window (seconds): then HTTP 429.
 AMENDS_CODE_TRIES = env.int("AMENDS_CODE_TRIES", default=10)

@@ -153,9 +153,12 @@ def clean_letter_html(text: str) -> str:
 
 
 def letter_settings(campaign: Campaign) -> LetterSettings:
-    found, _ = LetterSettings.objects.get_or_create(
-        campaign=campaign, defaults={"return_address": settings.AMENDS_BRAND_NAME}
-    )
+    found = LetterSettings.objects.filter(campaign=campaign).first()
+    if found is None:
+        default = LetterSettings.unsaved_default(campaign)
+        found, _ = LetterSettings.objects.get_or_create(
+            campaign=campaign, defaults={"return_address": default.return_address}
+        )
     return found
 
 

@@ -108,6 +108,11 @@ class LetterSettings(models.Model):
     def __str__(self) -> str:
         return f"letters of {self.campaign}"
 
+    @classmethod
+    def unsaved_default(cls, campaign: Campaign) -> LetterSettings:
+        """What a campaign's settings are before anyone saves them: the row made when they are first read."""
+        return cls(campaign=campaign, return_address=settings.AMENDS_BRAND_NAME)
+
 
 class GiftAssignment(models.Model):
     """Which package the letters of one tier carry; no row means no package for that tier."""

@@ -18,7 +18,6 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
-from apologies.campaigns.audit import audit_add
 from apologies.campaigns.fingerprint import campaign_fingerprint, fields_of
 from apologies.campaigns.models import CampaignError, Recipient
 from apologies.letters import layout, tasks
@@ -93,7 +92,6 @@ def letter_preview_request(*, recipient: Recipient, user) -> LetterPreview:
         preview.started_at = preview.finished_at = None
         preview.save()
         preview.pages.all().delete()
-        audit_add(recipient.campaign, user, "letter preview asked", recipient.email)
         preview_id = preview.id
         transaction.on_commit(lambda: tasks.render_letter_preview.delay(preview_id))
     return preview
