@@ -250,6 +250,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 IMPORT_STALE_SECONDS = env.int("IMPORT_STALE_SECONDS", default=120)
 # A file whose worker dies this many times (killed, out of memory) fails with the reason instead of running again.
 IMPORT_MAX_ATTEMPTS = env.int("IMPORT_MAX_ATTEMPTS", default=3)
+# One import's time limit in the worker: past it the import fails with the reason and keeps nothing.
+IMPORT_TIME_LIMIT_SECONDS = env.int("IMPORT_TIME_LIMIT_SECONDS", default=2 * 3600)
 # Bounds on what one uploaded file may cost a worker; a file past one is refused with a message naming it.
 # Bytes after gunzip: a send log of tens of millions of events fits, a decompression bomb does not.
 IMPORT_MAX_DECOMPRESSED_BYTES = env.int("IMPORT_MAX_DECOMPRESSED_BYTES", default=8 * 1024**3)
