@@ -203,7 +203,13 @@ AXES_VERBOSE = False
 TWO_FACTOR_REQUIRED_ROLES = env.list("TWO_FACTOR_REQUIRED_ROLES", default=[])
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Amends")
 
-LANGUAGE_CODE = "en-us"
+# What a recipient reads around the marketer's words (public pages, emails, letters) comes from the gettext
+# catalogues in locale/, one per language here; the staff pages stay English. See the README's "Languages".
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("fr", "Français"), ("de", "Deutsch"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# The language of new campaigns, and of public pages that know no person and whose browser asks for none we have.
+AMENDS_DEFAULT_LANGUAGE = env("AMENDS_DEFAULT_LANGUAGE", default="en")
 TIME_ZONE = env("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

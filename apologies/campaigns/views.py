@@ -384,7 +384,9 @@ def recipient_preview(request: HttpRequest, recipient_id: int) -> HttpResponse:
         "recipient": recipient,
         "template": template,
         "rendered": rendered,
-        "email_html": esp.email_html(campaign, rendered.subject, rendered.html, recipient.language)
+        "email_html": esp.email_html(
+            campaign, rendered.subject, rendered.html, words.words_language(campaign, template)
+        )
         if rendered.html
         else "",
         "forms": previews.plural_forms(campaign=campaign, recipient=recipient),

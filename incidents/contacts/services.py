@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from django.utils import timezone
 
 from incidents.contacts.countries import country_code
+from incidents.contacts.languages import language_code
 from incidents.sendlogs import FormatError, Rejected
 from incidents.sendlogs.readers import Limits, open_csv
 
@@ -85,6 +86,9 @@ def contacts_import_run(*, imp, limits: Limits | None = None) -> None:
             # Never the first two letters of a name: "Germany" is DE, not GE (Georgia).
             typed = values.get("country", "")
             values["country"] = country_code(typed)
+            if "language" in values:
+                # An ISO 639 code however the list writes it ("fr-BE", "French"); an unknown one is left blank.
+                values["language"] = language_code(values["language"])
             contact = Contact(email=email, **values)
             contact_check(contact=contact)
             if typed and not values["country"]:
