@@ -135,8 +135,13 @@ def language_direction(language: str) -> str:
 
 
 def language_name(code: str) -> str:
-    """The language's own name (français, Deutsch), for a language switch and the staff pages; the code if unknown."""
+    """The language's own name (français, Deutsch), for the language switch; the code if unknown."""
+    return language_name_in(code, code)
+
+
+def language_name_in(code: str, where: str) -> str:
+    """The language's name in the language `where` (fr in en: French); the code if unknown."""
     try:
-        return Locale.parse(code).get_display_name(code) or code
+        return Locale.parse(code).get_display_name(where) or code
     except (UnknownLocaleError, ValueError, TypeError):
         return code

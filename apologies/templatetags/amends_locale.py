@@ -18,3 +18,9 @@ def as_list(items: list[str]) -> str:
     if not items:
         return ""
     return format_list(items, locale=locales.babel_locale(translation.get_language() or ""))
+
+
+@register.filter
+def language_name(code: str) -> str:
+    """fr -> "French": a language's name in English, for the staff pages."""
+    return locales.language_name_in(code, "en") if code else ""

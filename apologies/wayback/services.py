@@ -125,6 +125,10 @@ def consent_pending(consent: Consent | None) -> bool:
 SORRY_PAGE_SECONDS = 300
 
 
+# The page in the person's own language (no ?lang=), cached apart from the pages a switch asked for.
+PERSON_LANGUAGE = "person"
+
+
 def sorry_page_key(recipient_id: int, via: str, language: str) -> str:
     return f"amends:sorry-page:{recipient_id}:{via}:{language}"
 
@@ -136,7 +140,7 @@ def sorry_page_forget(recipient_id: int) -> None:
         [
             sorry_page_key(recipient_id, via, language)
             for via in (links.VIA_LINK, links.VIA_CODE)
-            for language in locales.page_languages()
+            for language in (PERSON_LANGUAGE, *locales.page_languages())
         ]
     )
 
@@ -259,7 +263,7 @@ def consent_record(
     """
     masked = mask_email(recipient.email)
     via = consent_via(recipient=recipient, arrived=arrived)
-    language = locales.page_language(language) if language else page_language_of(recipient)
+    language = locales.page_language(language, recipient.language, recipient.campaign.default_language)
     consent, created = Consent.objects.get_or_create(
         recipient=recipient,
         choice=choice,

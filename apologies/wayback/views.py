@@ -17,7 +17,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 from django.views import defaults as django_defaults
 from django.views.decorators.cache import cache_control
@@ -170,7 +170,7 @@ def sorry_person(request: HttpRequest, token: str) -> HttpResponse:
         return _sorry_choose(request, token, recipient_id, arrived)
     # The page everyone from a mailing opens: one query, and the cache until the person chooses.
     asked = _asked_language(request)
-    key = wayback.sorry_page_key(recipient_id, arrived, asked or "person")
+    key = wayback.sorry_page_key(recipient_id, arrived, asked or wayback.PERSON_LANGUAGE)
     cached = cache.get(key)
     if cached is not None:
         return _cached_response(*cached)
@@ -193,7 +193,10 @@ def sorry_person(request: HttpRequest, token: str) -> HttpResponse:
         ctx = {
             "token": token,
             "first_name": first_name,
-            "first_name_html": format_html("<bdi>{}</bdi>", first_name),
+            # An Arabic or Hebrew name keeps its own direction inside the sentence around it.
+            "first_name_html": format_html('<bdi dir="rtl">{}</bdi>', first_name)
+            if locales.text_direction(first_name) == "rtl"
+            else escape(first_name),
             "messages_phrase": words.count_phrase(data["messages"], language, country),
             "max_in_10_min": data["max_in_10_min"],
             "max_phrase": words.count_phrase(data["max_in_10_min"], language, country),
