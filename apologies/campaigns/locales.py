@@ -135,8 +135,9 @@ def language_direction(language: str) -> str:
 
 
 def language_name(code: str) -> str:
-    """The language's own name (français, Deutsch), for the language switch; the code if unknown."""
-    return language_name_in(code, code)
+    """The language's own name (Français, Deutsch), capitalised as a switch lists it; the code if unknown."""
+    name = language_name_in(code, code)
+    return name[:1].upper() + name[1:]
 
 
 def language_name_in(code: str, where: str) -> str:
