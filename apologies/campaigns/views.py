@@ -321,7 +321,6 @@ def campaign_recipients_csv(request: HttpRequest, campaign_id: int) -> Streaming
         "email",
         "name",
         "country",
-        "language",
         "messages",
         "tier",
         "state",
@@ -331,6 +330,7 @@ def campaign_recipients_csv(request: HttpRequest, campaign_id: int) -> Streaming
         "invite",
         "gift",
         "short_code",
+        "language",
     ]
 
     def rows():
@@ -341,9 +341,9 @@ def campaign_recipients_csv(request: HttpRequest, campaign_id: int) -> Streaming
             name = r.contact.name if r.contact else ""
             country = r.contact.country if r.contact else ""
             writer.writerow(
-                [csv_safe(v) for v in (r.email, name, country, r.language)]
+                [csv_safe(v) for v in (r.email, name, country)]
                 + [r.messages, labels[r.tier] if r.tier < len(labels) else r.tier, r.state, r.channel, r.reason]
-                + [csv_safe(r.detail), invited_label(r), "yes" if r.gift else "no", code_shown(r)]
+                + [csv_safe(r.detail), invited_label(r), "yes" if r.gift else "no", code_shown(r), r.language]
             )
             yield buf.getvalue()
             buf.seek(0)

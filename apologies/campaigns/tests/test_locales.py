@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.urls import reverse
 
 from apologies.campaigns import lifecycle, locales, planning, templating, words
 from apologies.campaigns.models import CampaignTemplate
@@ -160,3 +161,18 @@ def test_it_isolates_a_right_to_left_name_in_the_email(marketer):
     rendered = words.render_for(campaign, campaign.recipients.get(), preview=True)
     assert '<bdi dir="rtl">דנה</bdi>' in rendered.html
     assert "Hi דנה," in rendered.text
+
+
+def test_it_shows_staff_each_persons_language(client, marketer):
+    incident = IncidentFactory()
+    person(incident, "luc@example.fr")
+    contact("luc@example.fr", country="FR", language="")
+    campaign = planning.campaign_create(incident=incident, name="x", author=marketer)
+    client.force_login(marketer)
+    page = client.get(reverse("apologies:recipients", args=[campaign.id])).content.decode()
+    assert '<abbr title="French">fr</abbr>' in page
+    csv = b"".join(client.get(reverse("apologies:recipients_csv", args=[campaign.id])).streaming_content).decode()
+    header, row = csv.splitlines()[:2]
+    assert header.endswith(",language") and row.endswith(",fr")
+    results = b"".join(client.get(reverse("apologies:results_csv", args=[campaign.id])).streaming_content).decode()
+    assert results.splitlines()[1].startswith("luc@example.fr,fr,")
