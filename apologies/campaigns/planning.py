@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from apologies.campaigns import locales
 from apologies.campaigns.audit import audit_add
 from apologies.campaigns.lifecycle import campaign_edited
 from apologies.campaigns.models import (
@@ -102,7 +103,7 @@ def campaign_create(
             audience_states=sorted(set(states)),
             **fields,
         )
-        CampaignTemplate.objects.create(campaign=campaign, **default_words())
+        CampaignTemplate.objects.create(campaign=campaign, **default_words(campaign.default_language))
         audit_add(campaign, author, "created", f"audience: {audience_label(campaign)}")
         campaign_plan(campaign=campaign)
     return campaign
@@ -145,6 +146,7 @@ def campaign_plan(*, campaign: Campaign) -> Counter:
         r.email: r for r in campaign.recipients.filter(reason=Recipient.Reason.OVERRIDE).select_related("contact")
     }
     codes = dict(campaign.recipients.values_list("email", "short_code"))
+    variants = set(campaign.templates.values_list("language", flat=True))
 
     rows = []
     for person in people:
@@ -184,7 +186,10 @@ def campaign_plan(*, campaign: Campaign) -> Counter:
                 gift=channel == Recipient.Channel.LETTER
                 and person.tier in campaign.gift_tiers
                 and (allowed is None or allowed.gift),
-                language=(contact.language if contact and contact.language else campaign.default_language),
+                # The contact's language, else their country's, else the campaign's (campaigns.locales).
+                language=locales.person_language(
+                    contact=contact, default=campaign.default_language, available=variants
+                ),
                 short_code=codes.get(person.email) or "",
                 override_by=override.override_by if override and reason == Recipient.Reason.OVERRIDE else None,
             )
