@@ -413,6 +413,10 @@ def _run_sendlog(imp: Import, path: str | None = None) -> None:
                     imp.incident.ledger_stats.get("seconds", 0),
                 )
             finally:
+                # The columnar reader's thread stops now, not whenever its generator is collected.
+                close = getattr(events, "close", None)
+                if close is not None:
+                    close()
                 cursor.execute("DROP TABLE IF EXISTS amends_staging")
                 if load:
                     events_load.load_end(cursor, load)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import threading
 from datetime import UTC, datetime
 
 import orjson
@@ -233,3 +234,24 @@ def test_it_leaves_other_layouts_and_formats_to_the_python_reader():
     pretty = orjson.dumps([PLAIN, PLAIN], option=orjson.OPT_INDENT_2)
     assert parse_columnar(open_log(io.BytesIO(pretty)), "sendgrid_json") is None
     assert parse_columnar(open_log(io.BytesIO(as_ndjson([PLAIN]))), "mailgun") is None
+
+
+def test_it_stops_the_reader_thread_when_the_import_stops_reading():
+    items = columnar.ahead(iter(range(1000)))
+    assert next(items) == 0
+
+    items.close()
+
+    assert not any(thread.name == "sendlog-reader" for thread in threading.enumerate())
+
+
+def test_it_raises_the_readers_error_where_the_records_are_read():
+    def broken():
+        yield 1
+        raise LimitError("This file is larger than 1 MB once decompressed.")
+
+    items = columnar.ahead(broken())
+
+    assert next(items) == 1
+    with pytest.raises(LimitError, match="larger than 1 MB"):
+        next(items)
