@@ -1,13 +1,15 @@
 """The fast reader for SendGrid Event Webhook logs with one record a line (NDJSON, or a JSON array a record a line).
 
 Polars reads each chunk of lines in native code on every core, and the common record (a string address, a
-known event without a reason, an integer time, SendGrid's own message and event ids, categories as a list of
-strings) becomes a row of typed columns without a Python object per record. Every other record, and any chunk
-Polars cannot read or that could be read differently (bad UTF-8, escaped surrogates, blank or odd lines), goes
-through the same Python code as before (`sendgrid.convert` behind the line readers), so what is imported, what
-is rejected and the line numbers are those of the Python reader.  Polars' string columns are read as Binary
+known event without a reason, an integer time, SendGrid's own message and event ids, categories a string or a
+list of strings) becomes a row of typed columns without a Python object per record. Every other record, and any
+chunk Polars cannot read or that could be read differently (bad UTF-8, escaped surrogates, blank or odd lines),
+goes through the same Python code as before (`sendgrid.convert` behind the line readers), so what is imported,
+what is rejected and the line numbers are those of the Python reader.  Polars' string fields are read as Binary
 and its numbers as Int64: those are strict (a number in a string field, or 5.0 in an integer field, reads as
-null), and a null sends the record to Python unless the field is absent from the line.
+null), and a null sends the record to Python unless the field is absent from the line. Categories are read as
+text (a list as Polars writes it back); the line tells a list from a string, and anything that reads like a
+number, true or false goes to Python.
 
 Known difference, on records no ESP writes: a JSON object with the same key twice (orjson keeps the last,
 Polars the first).
