@@ -104,7 +104,8 @@ def load_merge(cursor, imp: Import, name: str, staged: int) -> int:
     incident = int(imp.incident_id)
     cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [MERGE_LOCK, incident])
     cursor.execute("SELECT 1 FROM incidents_sendevent WHERE incident_id = %s LIMIT 1", [incident])
-    if cursor.fetchone() is not None:
+    # Events already (in its partition, or in the default one), or a partition emptied since (retention).
+    if cursor.fetchone() is not None or _partition_of(cursor, incident) is not None:
         cursor.execute(
             f"INSERT INTO incidents_sendevent ({ALL_COLUMNS}) SELECT {ALL_COLUMNS} FROM {name} "
             "WHERE true ORDER BY key ON CONFLICT (incident_id, key) DO NOTHING"

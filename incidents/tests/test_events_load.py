@@ -57,6 +57,18 @@ def test_it_merges_a_later_import_into_the_partition_adding_only_new_events(tmp_
     assert not tables("incidents_sendevent_load")
 
 
+def test_it_imports_again_into_a_partition_whose_events_were_all_deleted(tmp_path):
+    incident = IncidentFactory()
+    path = write_ndjson(tmp_path / "log.json", burst("a@example.com", 2))
+    imports.import_local(incident=incident, path=str(path))
+    SendEvent.objects.filter(incident=incident).delete()  # as retention or an erasure may
+
+    again = imports.import_local(incident=incident, path=str(path))
+
+    assert (again.status, again.imported) == (Import.Status.DONE, 4)
+    assert partition_of(incident) == partition_table(incident.id)
+
+
 def test_it_keeps_events_made_without_an_import_and_merges_into_them(tmp_path):
     incident = IncidentFactory()
     path = write_ndjson(tmp_path / "log.json", burst("a@example.com", 2))
