@@ -8,11 +8,12 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 from django.db import connection, transaction
-from django.db.models import Count, Max, Min, Sum
+from django.db.models import Count, Max, Min, OuterRef, Subquery, Sum
 from django.utils import timezone
 
+from .contacts.languages import country_languages, language_code
 from .exports import csv_stream
-from .models import AffectedPerson, Incident, Suppression
+from .models import AffectedPerson, Contact, Incident, Suppression
 from .vocabulary import NEVER_SENT, EventType
 
 
@@ -210,8 +211,19 @@ def _as_datetime(value) -> datetime:
 
 def ledger_rows(*, incident: Incident) -> Iterator[dict]:
     labels = incident.tier_labels()
-    qs = AffectedPerson.objects.filter(incident=incident).order_by("-messages", "email")
+    contact = Contact.objects.filter(email=OuterRef("email"))
+    qs = (
+        AffectedPerson.objects.filter(incident=incident)
+        .annotate(
+            contact_language=Subquery(contact.values("language")[:1]),
+            contact_country=Subquery(contact.values("country")[:1]),
+        )
+        .order_by("-messages", "email")
+    )
     for p in qs.iterator(chunk_size=5000):
+        # The contact's language, else their country's most spoken one (as the People page shows it).
+        own = language_code(p.contact_language or "")
+        spoken = country_languages(p.contact_country or "") if not own else ()
         yield {
             "email": p.email,
             "messages": p.messages,
@@ -220,10 +232,11 @@ def ledger_rows(*, incident: Incident) -> Iterator[dict]:
             "max_in_10_min": p.max_in_10_min,
             "state": p.state,
             "tier": labels[p.tier] if p.tier < len(labels) else "",
+            "language": own or (spoken[0] if spoken else ""),
         }
 
 
-LEDGER_COLUMNS = ["email", "messages", "first_at", "last_at", "max_in_10_min", "state", "tier"]
+LEDGER_COLUMNS = ["email", "messages", "first_at", "last_at", "max_in_10_min", "state", "tier", "language"]
 
 
 def ledger_export_csv(*, incident: Incident) -> Iterator[str]:

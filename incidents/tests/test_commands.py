@@ -87,11 +87,11 @@ def test_it_exports_the_affected_people(tmp_path):
     incident = IncidentFactory()
     run("import_sendlog", str(incident.id), str(write_ndjson(tmp_path / "l.json", burst("a@example.com", 3))))
     csv_out = run("export_affected", str(incident.id), "--format", "csv")
-    assert csv_out.splitlines()[0] == "email,messages,first_at,last_at,max_in_10_min,state,tier"
+    assert csv_out.splitlines()[0] == "email,messages,first_at,last_at,max_in_10_min,state,tier,language"
     assert csv_out.splitlines()[1].startswith("a@example.com,3,")
     rows = json.loads(run("export_affected", str(incident.id), "--format", "json"))
     assert rows[0]["email"] == "a@example.com"
-    assert set(rows[0]) == {"email", "messages", "first_at", "last_at", "max_in_10_min", "state", "tier"}
+    assert set(rows[0]) == {"email", "messages", "first_at", "last_at", "max_in_10_min", "state", "tier", "language"}
 
 
 def test_it_loads_the_demo_once():

@@ -155,6 +155,10 @@ def test_it_shows_each_persons_language_on_the_people_page(marketer_client, tmp_
     }
     html = page.content.decode()
     assert "<td>es</td>" in html and '<i title="from the country">fr</i>' in html
+    export = marketer_client.get(reverse("incidents:export", args=[incident.id, "csv"]))
+    csv_text = b"".join(export.streaming_content).decode()
+    languages = {line.split(",")[0]: line.split(",")[-1] for line in csv_text.splitlines()[1:]}
+    assert languages == {"ana@example.com": "es", "luc@example.com": "fr", "nobody@example.com": ""}
 
 
 def test_it_exports_the_ledger_safely(marketer_client, tmp_path):
@@ -173,7 +177,7 @@ def test_it_exports_the_ledger_safely(marketer_client, tmp_path):
         marketer_client.get(reverse("incidents:export", args=[incident.id, "csv"])).streaming_content
     ).decode()
     lines = csv_text.splitlines()
-    assert lines[0] == "email,messages,first_at,last_at,max_in_10_min,state,tier"
+    assert lines[0] == "email,messages,first_at,last_at,max_in_10_min,state,tier,language"
     assert lines[1].startswith("'=cmd")
     data = b"".join(marketer_client.get(reverse("incidents:export", args=[incident.id, "json"])).streaming_content)
     import json
