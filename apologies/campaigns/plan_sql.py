@@ -7,13 +7,16 @@ know: the country rules, who is erased (a peppered HMAC only privacy computes) a
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import Count
 
 from apologies.campaigns.models import CODE_ALPHABET, CODE_LENGTH, Campaign, Recipient
+from apologies.privacy.models import ErasedAddress
 from apologies.sending.models import Delivery
 from incidents.models import AffectedPerson, Contact, Suppression
 
@@ -162,7 +165,50 @@ FROM (
 """
 
 
-def codes_keep(*, campaign: Campaign) -> None:
+def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
+    """HMAC-SHA256's inner and outer padded keys (RFC 2104), so PostgreSQL's sha256() can compute the HMAC."""
+    key = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
+    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+
+
+# An address of printable ASCII only: Unicode normalisation changes nothing in it and lowering is A-Z to a-z,
+# so privacy.email_hash can be computed in SQL exactly. Other addresses are left to Python.
+PLAIN = "p.email ~ '^[!-~]+$'"
+LOWER = "translate(p.email, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
+
+
+def erased_plain(*, campaign: Campaign, pepper: bytes, domain: str, hashes: bool) -> set[str]:
+    """The audience's plain addresses that privacy.erased_among would name: placeholders at `domain` and, with
+    `hashes`, those whose HMAC-SHA256(pepper, address) is an erased address's hash."""
+    params: dict = {"skip": [], "domain": "@" + domain}
+    params["ipad"], params["opad"] = hmac_pads(pepper)
+    match = f"right({LOWER}, length(%(domain)s)) = %(domain)s"
+    if hashes:
+        digest = f"encode(sha256(%(opad)s || sha256(%(ipad)s || convert_to({LOWER}, 'UTF8'))), 'hex')"
+        match += f" OR {digest} IN (SELECT email_hash FROM {ErasedAddress._meta.db_table})"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT p.email FROM {AffectedPerson._meta.db_table} p "
+            f"WHERE {audience_sql(campaign, params)} AND {PLAIN} AND ({match})",
+            params,
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def not_plain(*, campaign: Campaign) -> Iterator[str]:
+    """The audience's other addresses (few): streamed, for privacy.erased_among."""
+    params: dict = {"skip": []}
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(
+            f"SELECT p.email FROM {AffectedPerson._meta.db_table} p WHERE {audience_sql(campaign, params)} "
+            f"AND NOT {PLAIN}",
+            params,
+        )
+        while rows := cursor.fetchmany(5000):
+            yield from (row[0] for row in rows)
+
+
+def codes_keep(*, campaign: Campaign) -> int:
     """Remember each planned person's code (a letter may carry it) in a temporary table, before a new plan."""
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS amends_plan_kept")
@@ -171,12 +217,14 @@ def codes_keep(*, campaign: Campaign) -> None:
             f"FROM {Recipient._meta.db_table} WHERE campaign_id = %s AND short_code <> ''",
             [campaign.id],
         )
+        kept = cursor.rowcount
         cursor.execute("CREATE UNIQUE INDEX ON amends_plan_kept (email)")
         cursor.execute("ANALYZE amends_plan_kept")
+    return kept
 
 
 def recipients_plan_sql(
-    *, campaign: Campaign, policies: dict[str, Rule], no_rule: Rule, erased: set[str], skip: list[str]
+    *, campaign: Campaign, policies: dict[str, Rule], no_rule: Rule, erased: set[str], skip: list[str], kept: int
 ) -> int:
     """Plan and write every person of the audience but `skip`; returns how many were written.
 
@@ -197,8 +245,10 @@ def recipients_plan_sql(
         count = f"SELECT count(*) FROM {AffectedPerson._meta.db_table} p WHERE {audience_sql(campaign, params)}"
         cursor.execute(count, params)
         wanted = cursor.fetchone()[0]
-        cursor.execute(insert, {**params, "kept": True})
-        written = cursor.rowcount
+        written = 0
+        if kept:
+            cursor.execute(insert, {**params, "kept": True})
+            written = cursor.rowcount
         for _ in range(10):
             cursor.execute(insert, {**params, "kept": False})
             written += cursor.rowcount

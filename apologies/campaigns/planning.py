@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from itertools import islice
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -27,6 +28,7 @@ from apologies.campaigns.models import (
 from apologies.campaigns.words import default_words
 from apologies.letters import stock
 from apologies.privacy import services as privacy
+from apologies.privacy.models import ErasedAddress
 from apologies.sending.models import Delivery
 from incidents.models import AffectedPerson, Contact, Suppression
 
@@ -146,7 +148,7 @@ def campaign_plan(*, campaign: Campaign) -> Counter:
     set_wise = connection.vendor == "postgresql"
     with transaction.atomic():
         if set_wise:
-            plan_sql.codes_keep(campaign=campaign)
+            kept = plan_sql.codes_keep(campaign=campaign)
             codes = {email: r.short_code for email, r in overrides.items()}
         else:
             codes = dict(campaign.recipients.values_list("email", "short_code"))
@@ -159,6 +161,7 @@ def campaign_plan(*, campaign: Campaign) -> Counter:
                 no_rule=plan_sql.Rule(NO_RULE.letter, NO_RULE.gift, NO_RULE.invite, NO_RULE.reason),
                 erased=audience_erased(campaign),
                 skip=list(overrides),
+                kept=kept,
             )
             people = people.filter(email__in=list(overrides))
         recipients_plan_python(campaign=campaign, people=people, policies=policies, overrides=overrides, codes=codes)
@@ -168,10 +171,18 @@ def campaign_plan(*, campaign: Campaign) -> Counter:
 
 
 def audience_erased(campaign: Campaign) -> set[str]:
-    """The audience's addresses that were erased on request (GDPR Art. 17): a few, read a chunk at a time."""
-    erased: set[str] = set()
-    emails = audience(campaign).order_by().values_list("email", flat=True).iterator(chunk_size=ERASED_CHUNK)
-    while chunk := list(islice(emails, ERASED_CHUNK)):
+    """The audience's addresses erased on request (GDPR Art. 17), as privacy.erased_among names them.
+
+    Plain ASCII addresses are hashed by PostgreSQL (only when anyone was ever erased); the others in Python.
+    """
+    erased = plan_sql.erased_plain(
+        campaign=campaign,
+        pepper=settings.PRIVACY_PEPPER.encode(),
+        domain=privacy.ERASED_DOMAIN,
+        hashes=ErasedAddress.objects.exists(),
+    )
+    others = plan_sql.not_plain(campaign=campaign)
+    while chunk := list(islice(others, ERASED_CHUNK)):
         erased |= privacy.erased_among(chunk)
     return erased
 
