@@ -155,8 +155,8 @@ FROM (
             ) already ON already.email = p.email
             LEFT JOIN amends_plan_kept k ON k.email = p.email
             WHERE {audience_sql(campaign, params)}
-                AND NOT EXISTS (SELECT 1 FROM {t["Recipient"]} r WHERE r.campaign_id = %(campaign)s
-                    AND r.email = p.email)
+                AND (NOT %(again)s OR NOT EXISTS (SELECT 1 FROM {t["Recipient"]} r
+                    WHERE r.campaign_id = %(campaign)s AND r.email = p.email))
         ) s0
         LEFT JOIN unnest(%(countries)s::text[], %(p_letter)s::bool[], %(p_gift)s::bool[], %(p_invite)s::bool[],
             %(p_reason)s::text[]) AS pol(p_country, p_letter, p_gift, p_invite, p_reason) ON pol.p_country = s0.country
@@ -247,10 +247,11 @@ def recipients_plan_sql(
         wanted = cursor.fetchone()[0]
         written = 0
         if kept:
-            cursor.execute(insert, {**params, "kept": True})
+            cursor.execute(insert, {**params, "kept": True, "again": False})
             written = cursor.rowcount
-        for _ in range(10):
-            cursor.execute(insert, {**params, "kept": False})
+        for again in range(10):
+            # Only a second draw needs to look for the people already written (a million index look-ups).
+            cursor.execute(insert, {**params, "kept": False, "again": bool(again)})
             written += cursor.rowcount
             if written >= wanted:
                 return written
