@@ -38,7 +38,8 @@ FRESH_BITS = "('x' || substr(replace(gen_random_uuid()::text, '-', ''), 18, 14))
 
 
 def fresh_code_sql(bits: str) -> str:
-    letters = [f"substr(%(alphabet)s, (({bits} / {len(CODE_ALPHABET) ** k}) %% 31)::int + 1, 1)" for k in range(8)]
+    base = len(CODE_ALPHABET)
+    letters = [f"substr(%(alphabet)s, (({bits} / {base**k}) %% {base})::int + 1, 1)" for k in range(CODE_LENGTH)]
     half = CODE_LENGTH // 2
     return " || ".join(letters[:half]) + " || '-' || " + " || ".join(letters[half:])
 

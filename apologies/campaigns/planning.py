@@ -152,7 +152,7 @@ def campaign_plan(*, campaign: Campaign) -> Counter:
             codes = {email: r.short_code for email, r in overrides.items()}
         else:
             codes = dict(campaign.recipients.values_list("email", "short_code"))
-        campaign.recipients.all().delete()
+        recipients_clear(campaign=campaign)
         people = audience(campaign)
         if set_wise:
             plan_sql.recipients_plan_sql(
@@ -168,6 +168,24 @@ def campaign_plan(*, campaign: Campaign) -> Counter:
         campaign.planned_at = timezone.now()
         campaign.save(update_fields=["planned_at", "updated"])
     return plan_sql.channel_counts(campaign=campaign)
+
+
+def recipients_clear(*, campaign: Campaign) -> None:
+    """Delete the campaign's recipients before a new plan.
+
+    In one statement when nothing but the control group refers to them (a draft's case): Django's cascade would
+    load every recipient (a million model instances) to look for rows that refer to them.
+    """
+    campaign.control_members.all().delete()
+    referred = any(
+        rel.related_model._base_manager.filter(**{f"{rel.field.name}__campaign": campaign}).exists()
+        for rel in Recipient._meta.related_objects
+    )
+    if referred:
+        campaign.recipients.all().delete()
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {Recipient._meta.db_table} WHERE campaign_id = %s", [campaign.id])
 
 
 def audience_erased(campaign: Campaign) -> set[str]:
