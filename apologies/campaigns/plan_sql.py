@@ -240,7 +240,7 @@ def recipients_plan_sql(
         f"SELECT campaign_id, email, contact_id, messages, first_at, last_at, max_in_10_min, state, tier, channel, "
         f"reason, detail, invite_allowed, gift, language, coalesce(kept_code, {fresh_code_sql('bits')}) "
         f"FROM (SELECT plan.*, {FRESH_BITS} AS bits FROM ({select}) plan "
-        "WHERE (kept_code IS NOT NULL) = %(kept)s OFFSET 0) drawn ON CONFLICT DO NOTHING"
+        "WHERE (kept_code IS NOT NULL) = %(kept)s OFFSET 0) drawn ON CONFLICT (campaign_id, short_code) DO NOTHING"
     )
     with connection.cursor() as cursor:
         count = f"SELECT count(*) FROM {AffectedPerson._meta.db_table} p WHERE {audience_sql(campaign, params)}"

@@ -3,7 +3,7 @@
 import pytest
 from django.db import connection
 
-from apologies.campaigns import planning
+from apologies.campaigns import plan_sql, planning
 from apologies.models import Campaign, CountryPolicy, Delivery, Recipient
 from apologies.privacy.models import ErasedAddress
 from apologies.privacy.services import email_hash
@@ -129,3 +129,14 @@ def test_it_keeps_codes_and_overrides_when_planned_again_in_sql(marketer):
     assert (again["us@example.com"].channel, again["us@example.com"].reason) == (Recipient.Channel.NONE, "override")
     assert again["us@example.com"].override_by == marketer
     assert sum(counts.values()) == len(again) == len(codes) + 1
+
+
+def test_it_draws_again_when_fresh_codes_meet(marketer, monkeypatch):
+    incident = IncidentFactory()
+    for n in range(12):
+        person(incident, f"p{n}@example.com")
+    # The first draw gives everyone the same code: one person is written, the other eleven are drawn again.
+    monkeypatch.setattr(plan_sql, "FRESH_BITS", "CASE WHEN %(again)s THEN floor(random() * 1e12)::bigint ELSE 7 END")
+    campaign = planning.campaign_create(incident=incident, name="Sorry", author=marketer)
+    codes = list(campaign.recipients.values_list("short_code", flat=True))
+    assert len(codes) == len(set(codes)) == 12
