@@ -4,7 +4,16 @@ from apologies.api.models import ApiCall, ApiToken
 from apologies.campaigns.control_models import ControlMember
 from apologies.campaigns.models import AuditEvent, Campaign, CampaignTemplate, CountryPolicy, Recipient
 from apologies.feedback.models import DeliveryEvent, Reply
-from apologies.letters.models import GiftAssignment, GiftPackage, GiftReservation, Letter, LetterBatch, LetterSettings
+from apologies.letters.models import (
+    GiftAssignment,
+    GiftPackage,
+    GiftReservation,
+    Letter,
+    LetterBatch,
+    LetterPreview,
+    LetterPreviewPage,
+    LetterSettings,
+)
 from apologies.letters.providers.models import ProviderEvent, ProviderLetter
 from apologies.sending.models import CapturedEmail, Delivery
 from apologies.staff.models import StaffPreference
@@ -27,6 +36,8 @@ __all__ = [
     "GiftReservation",
     "Letter",
     "LetterBatch",
+    "LetterPreview",
+    "LetterPreviewPage",
     "LetterSettings",
     "ProviderEvent",
     "ProviderLetter",

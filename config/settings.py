@@ -75,6 +75,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.csp.AmendsCSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Performance (bench/landing.py): public pages (AMENDS_PUBLIC_PATH_PREFIXES, below) skip everything after
+    # this line; they use no session, login, messages or CSRF token. See config/public_paths.py.
+    "config.public_paths.PublicPathMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -200,7 +203,13 @@ AXES_VERBOSE = False
 TWO_FACTOR_REQUIRED_ROLES = env.list("TWO_FACTOR_REQUIRED_ROLES", default=[])
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Amends")
 
-LANGUAGE_CODE = "en-us"
+# What a recipient reads around the marketer's words (public pages, emails, letters) comes from the gettext
+# catalogues in locale/, one per language here; the staff pages stay English. See the README's "Languages".
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("fr", "Français"), ("de", "Deutsch"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# The language of new campaigns, and of public pages that know no person and whose browser asks for none we have.
+AMENDS_DEFAULT_LANGUAGE = env("AMENDS_DEFAULT_LANGUAGE", default="en")
 TIME_ZONE = env("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
@@ -247,6 +256,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 IMPORT_STALE_SECONDS = env.int("IMPORT_STALE_SECONDS", default=120)
 # A file whose worker dies this many times (killed, out of memory) fails with the reason instead of running again.
 IMPORT_MAX_ATTEMPTS = env.int("IMPORT_MAX_ATTEMPTS", default=3)
+# One import's time limit in the worker: past it the import fails with the reason and keeps nothing.
+IMPORT_TIME_LIMIT_SECONDS = env.int("IMPORT_TIME_LIMIT_SECONDS", default=2 * 3600)
 # Bounds on what one uploaded file may cost a worker; a file past one is refused with a message naming it.
 # Bytes after gunzip: a send log of tens of millions of events fits, a decompression bomb does not.
 IMPORT_MAX_DECOMPRESSED_BYTES = env.int("IMPORT_MAX_DECOMPRESSED_BYTES", default=8 * 1024**3)
@@ -274,6 +285,8 @@ AMENDS_FROM_ADDRESS = env("AMENDS_FROM_ADDRESS", default="sorry@amends.localhost
 # Replies come back to reply+<signed delivery id>@this domain (inbound webhook), unsubscribes too.
 AMENDS_REPLY_DOMAIN = env("AMENDS_REPLY_DOMAIN", default="replies.amends.localhost")
 AMENDS_SORRY_PATH = "/" + env("AMENDS_SORRY_PATH", default="/sorry/").strip("/") + "/"
+# Paths of the public pages (apologies/wayback/urls.py) that config.public_paths serves past the staff middleware.
+AMENDS_PUBLIC_PATH_PREFIXES = (AMENDS_SORRY_PATH, "/u/")
 AMENDS_SORRY_LINK_DAYS = env.int("AMENDS_SORRY_LINK_DAYS", default=365)
 # Wrong codes typed on the public page, per IP address and window (seconds): then HTTP 429.
 AMENDS_CODE_TRIES = env.int("AMENDS_CODE_TRIES", default=10)

@@ -9,6 +9,10 @@ from apologies.letters.providers import urls as provider_urls
 from apologies.wayback import urls as wayback_urls
 from config.health import HealthzView, WebHealthzView
 
+# Visitors without a login see the public error pages, in their own language (apologies.wayback).
+handler404 = "apologies.wayback.views.page_not_found"
+handler500 = "apologies.wayback.views.server_error"
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="incidents:list"), name="home"),
     path("login/", auth_views.LoginView.as_view(), name="login"),

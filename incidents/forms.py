@@ -7,6 +7,7 @@ from zoneinfo import available_timezones
 from django import forms
 
 from . import sendlogs
+from .contacts.languages import language_code
 from .models import Contact, Incident, Suppression, parse_tier_bounds, tier_labels
 from .sendlogs.readers import ENCODINGS
 
@@ -195,3 +196,10 @@ class ContactForm(forms.ModelForm):
 
     def clean_country(self) -> str:
         return self.cleaned_data["country"].strip().upper()
+
+    def clean_language(self) -> str:
+        typed = self.cleaned_data["language"].strip()
+        code = language_code(typed)
+        if typed and not code:
+            raise forms.ValidationError("An ISO 639 language code, e.g. fr, de, es (or its name: French).")
+        return code

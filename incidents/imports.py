@@ -11,6 +11,7 @@ from datetime import timedelta
 from itertools import islice
 
 from celery import signature
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
@@ -181,6 +182,9 @@ def import_run(*, import_id: int, path: str | None = None) -> Import | None:
         log.info("import %s was discarded while running; nothing from it was kept", imp.id)
     except sendlogs.FormatError as e:
         imp.finish(Import.Status.FAILED, f"{e} Nothing from this file was kept.")
+    except SoftTimeLimitExceeded:
+        minutes = settings.IMPORT_TIME_LIMIT_SECONDS // 60
+        imp.finish(Import.Status.FAILED, f"The import took longer than {minutes} minutes; nothing from it was kept.")
     except Exception:
         log.exception("import %s failed", imp.id)
         imp.finish(Import.Status.FAILED, "The import stopped on an unexpected error; nothing from it was kept.")

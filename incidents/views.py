@@ -146,6 +146,9 @@ def incident_people(request: HttpRequest, incident_id: int) -> HttpResponse:
         people = people.filter(tier=int(tier))
     people = people.order_by(LEDGER_SORTS.get(sort, "-messages"), "email")
     page = Paginator(people, 50).get_page(request.GET.get("page"))
+    languages = contact_services.contacts_languages(emails=[p.email for p in page])
+    for p in page:
+        p.language, p.language_source = languages.get(p.email, ("", ""))
     query = request.GET.copy()
     query.pop("page", None)
     ctx = {

@@ -109,8 +109,20 @@
     });
   }
 
+  // <p data-reload-after="3">: a page waiting on a worker (a letter preview) looks again every few seconds.
+  function reloads() {
+    document.querySelectorAll("[data-reload-after]").forEach(function (el) {
+      var seconds = parseInt(el.getAttribute("data-reload-after"), 10) || 3;
+      window.setTimeout(function () { window.location.reload(); }, seconds * 1000);
+    });
+    document.querySelectorAll("[data-reload-now]").forEach(function (a) {
+      a.addEventListener("click", function (event) { event.preventDefault(); window.location.reload(); });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-progress-url]").forEach(poll);
+    reloads();
     confirmForms();
   });
   window.addEventListener("load", charts);

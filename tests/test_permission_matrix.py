@@ -107,6 +107,7 @@ MATRIX: dict[str, dict[str, set[str]]] = {
     "apologies:batch_retry": entry(NOBODY, SEND),
     "apologies:letter_preview": entry(SIGNED_IN, NOBODY),
     "apologies:letter_page": entry(SIGNED_IN, NOBODY),
+    "apologies:letter_preview_draw": entry(NOBODY, SEND),
     "apologies:time_zone": entry(SIGNED_IN, SIGNED_IN),
     "apologies:gifts": entry(SIGNED_IN, EDIT),
     "apologies:gift_edit": entry(EDIT, EDIT),

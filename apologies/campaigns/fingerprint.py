@@ -97,7 +97,8 @@ def campaign_fingerprint(*, campaign: Campaign, recipients: bool = True) -> dict
         "letters": digest(
             [
                 fields_of(
-                    LetterSettings.objects.filter(campaign=campaign).first() or LetterSettings(campaign=campaign),
+                    LetterSettings.objects.filter(campaign=campaign).first()
+                    or LetterSettings.unsaved_default(campaign),
                     exclude={"id", "campaign", "created", "updated", "budget_reserved"},
                 )
             ]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from zoneinfo import available_timezones
+
 from django import forms
 
 from apologies.campaigns import templating
 from apologies.campaigns.models import CAREFUL_FIELDS, Campaign, CampaignTemplate, Recipient
+from incidents.contacts.languages import language_code
 from incidents.models import AffectedPerson
 
 
@@ -54,6 +57,7 @@ class CampaignSettingsForm(forms.ModelForm):
             "from_address",
             "postal_address",
             "default_language",
+            "time_zone",
             "rate_per_second",
             "pause_after_errors",
             "approval_max_age_hours",
@@ -76,6 +80,18 @@ class CampaignSettingsForm(forms.ModelForm):
         self.fields["states"].initial = self.instance.audience_states
         self.fields["gift_tiers_field"].initial = self.instance.gift_tiers
         self.order_fields(["name", "tiers", "states", "allow_follow_up"])
+
+    def clean_default_language(self) -> str:
+        code = language_code(self.cleaned_data["default_language"])
+        if not code:
+            raise forms.ValidationError("An ISO 639 language code, e.g. en, fr, de, es.")
+        return code
+
+    def clean_time_zone(self) -> str:
+        name = self.cleaned_data["time_zone"].strip()
+        if name and name not in available_timezones():
+            raise forms.ValidationError("An IANA time zone, e.g. Europe/Paris or America/Chicago.")
+        return name
 
     def clean_rate_per_second(self) -> int:
         rate = self.cleaned_data["rate_per_second"]
@@ -129,7 +145,10 @@ class VariantForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
-        language = (data.get("language") or "").strip().lower()
+        typed = (data.get("language") or "").strip()
+        language = language_code(typed)
+        if typed and not language:
+            raise forms.ValidationError(f"{typed!r} is not a language code we know (e.g. fr, de, es).")
         data["language"] = language
         if self.campaign.templates.filter(language=language, tier=data.get("tier")).exists():
             raise forms.ValidationError("That variant exists already.")

@@ -5,10 +5,11 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from apologies.campaigns import control, fingerprint, templating
+from apologies.campaigns import control, fingerprint, locales, templating
 from apologies.campaigns.audit import audit_add
 from apologies.campaigns.brand import brand_for
 from apologies.campaigns.models import Campaign, CampaignError, CampaignTemplate, Recipient
+from apologies.campaigns.words import default_words
 from apologies.letters import stock
 from apologies.sending.models import Delivery
 
@@ -165,16 +166,11 @@ def template_add(*, campaign: Campaign, language: str, tier: int, user) -> Campa
     if not campaign.is_editable:
         raise CampaignError("Sending has started: the campaign can no longer be changed.")
     base = campaign.templates.get(language="", tier=CampaignTemplate.ANY_TIER)
-    template = CampaignTemplate.objects.create(
-        campaign=campaign,
-        language=language,
-        tier=tier,
-        subject=base.subject,
-        text_body=base.text_body,
-        html_body=base.html_body,
-        letter_body=base.letter_body,
-        invitation=base.invitation,
-    )
+    words = {name: getattr(base, name) for name in ("subject", "text_body", "html_body", "letter_body", "invitation")}
+    if language and language != campaign.default_language and language in locales.page_languages():
+        # A language of our own: its default words, with every fixed part in it, rather than the base's language.
+        words = default_words(language)
+    template = CampaignTemplate.objects.create(campaign=campaign, language=language, tier=tier, **words)
     campaign_edited(campaign=campaign, user=user, what=f"variant {template} added")
     return template
 

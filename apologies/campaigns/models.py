@@ -52,6 +52,10 @@ class CountryPolicy(models.Model):
         return f"{self.country}: {', '.join(allowed) or 'nothing'}"
 
 
+def default_language() -> str:
+    return settings.AMENDS_DEFAULT_LANGUAGE
+
+
 HEX_COLOR = RegexValidator(r"^#[0-9a-fA-F]{6}$", "A colour like #b3261e.")
 
 
@@ -116,7 +120,17 @@ class Campaign(models.Model):
     postal_address = models.CharField(
         max_length=300, blank=True, help_text="Shown in every email (CAN-SPAM); blank: the site's postal address."
     )
-    default_language = models.CharField(max_length=10, default="en")
+    default_language = models.CharField(
+        max_length=10,
+        default=default_language,
+        help_text="ISO 639 code: the words and pages of people whose contact names no language we have.",
+    )
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="IANA zone (e.g. Europe/Paris) for the times of people whose contact names neither a zone nor a "
+        "country with one; blank: AMENDS_DEFAULT_PERSON_ZONE.",
+    )
     rate_per_second = models.PositiveIntegerField(default=50, help_text="Messages per second, across all workers.")
     pause_after_errors = models.PositiveIntegerField(
         default=10, help_text="Pause by itself after this many failed sends in a row."

@@ -22,6 +22,15 @@ from incidents.models import AffectedPerson, Contact, Suppression
 
 
 @dataclass(frozen=True)
+class Languages:
+    """Each person's language, worked out by campaigns.locales for every (language, country) of the audience's
+    contacts (a few dozen pairs), and for people without a contact."""
+
+    by_contact: dict[tuple[str, str], str]
+    no_contact: str
+
+
+@dataclass(frozen=True)
 class Rule:
     """A country's rule for people who objected, as planning.Allowed has it (kept apart to avoid an import circle)."""
 
@@ -63,7 +72,9 @@ def audience_sql(campaign: Campaign, params: dict) -> str:
     return " AND ".join(where)
 
 
-def plan_select(campaign: Campaign, policies: dict[str, Rule], no_rule: Rule, erased: set[str], params: dict) -> str:
+def plan_select(
+    campaign: Campaign, policies: dict[str, Rule], no_rule: Rule, erased: set[str], languages: Languages, params: dict
+) -> str:
     """SELECT of one recipient row (COLUMNS) per person of the audience, not yet written, short_code NULL if new."""
     C, R = Recipient.Channel, Recipient.Reason
     t = {m.__name__: m._meta.db_table for m in (AffectedPerson, Contact, Suppression, Delivery, Recipient)}
@@ -82,7 +93,10 @@ def plan_select(campaign: Campaign, policies: dict[str, Rule], no_rule: Rule, er
         no_invite=no_rule.invite,
         no_reason=no_rule.reason,
         gift_tiers=[int(t) for t in campaign.gift_tiers],
-        language=campaign.default_language,
+        l_language=[language for language, _ in languages.by_contact],
+        l_country=[country for _, country in languages.by_contact],
+        l_to=list(languages.by_contact.values()),
+        no_contact_language=languages.no_contact,
         follow_up=campaign.allow_follow_up,
         e=C.EMAIL,
         l=C.LETTER,
@@ -100,7 +114,7 @@ def plan_select(campaign: Campaign, policies: dict[str, Rule], no_rule: Rule, er
 SELECT %(campaign)s AS campaign_id, email, contact_id, messages, first_at, last_at, max_in_10_min, state, tier,
     channel, reason, left(detail, 300) AS detail, channel <> %(n)s AND objected AND rule_invite AS invite_allowed,
     channel = %(l)s AND tier = ANY(%(gift_tiers)s) AND (NOT objected OR rule_gift) AS gift,
-    coalesce(nullif(contact_language, ''), %(language)s) AS language, kept_code
+    CASE WHEN contact_id IS NULL THEN %(no_contact_language)s ELSE person_language END AS language, kept_code
 FROM (
     SELECT s1.*,
         CASE WHEN objected AND channel0 = %(l)s AND NOT rule_letter THEN %(n)s ELSE channel0 END AS channel,
@@ -125,10 +139,12 @@ FROM (
             coalesce(pol.p_letter, %(no_letter)s) AS rule_letter,
             coalesce(pol.p_gift, %(no_gift)s) AS rule_gift,
             coalesce(pol.p_invite, %(no_invite)s) AS rule_invite,
-            coalesce(pol.p_reason, %(no_reason)s) AS rule_reason
+            coalesce(pol.p_reason, %(no_reason)s) AS rule_reason,
+            lang.l_to AS person_language
         FROM (
             SELECT p.email, p.messages, p.first_at, p.last_at, p.max_in_10_min, p.state, p.tier,
                 c.id AS contact_id, c.address_valid, c.address_problems, c.language AS contact_language,
+                c.country AS contact_country,
                 upper(coalesce(c.country, '')) AS country, sup.reasons, k.short_code AS kept_code,
                 already.email IS NOT NULL AS already,
                 CASE
@@ -161,6 +177,9 @@ FROM (
         ) s0
         LEFT JOIN unnest(%(countries)s::text[], %(p_letter)s::bool[], %(p_gift)s::bool[], %(p_invite)s::bool[],
             %(p_reason)s::text[]) AS pol(p_country, p_letter, p_gift, p_invite, p_reason) ON pol.p_country = s0.country
+        LEFT JOIN unnest(%(l_language)s::text[], %(l_country)s::text[], %(l_to)s::text[])
+            AS lang(l_language, l_country, l_to)
+            ON lang.l_language = s0.contact_language AND lang.l_country = s0.contact_country
     ) s1
 ) s2
 """
@@ -209,6 +228,18 @@ def not_plain(*, campaign: Campaign) -> Iterator[str]:
             yield from (row[0] for row in rows)
 
 
+def contact_languages(*, campaign: Campaign) -> list[tuple[str, str]]:
+    """The distinct (language, country) of the audience's contacts."""
+    params: dict = {"skip": []}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT c.language, c.country FROM {AffectedPerson._meta.db_table} p "
+            f"JOIN {Contact._meta.db_table} c ON c.email = p.email WHERE {audience_sql(campaign, params)}",
+            params,
+        )
+        return cursor.fetchall()
+
+
 def codes_keep(*, campaign: Campaign) -> int:
     """Remember each planned person's code (a letter may carry it) in a temporary table, before a new plan."""
     with connection.cursor() as cursor:
@@ -225,7 +256,14 @@ def codes_keep(*, campaign: Campaign) -> int:
 
 
 def recipients_plan_sql(
-    *, campaign: Campaign, policies: dict[str, Rule], no_rule: Rule, erased: set[str], skip: list[str], kept: int
+    *,
+    campaign: Campaign,
+    policies: dict[str, Rule],
+    no_rule: Rule,
+    erased: set[str],
+    languages: Languages,
+    skip: list[str],
+    kept: int,
 ) -> int:
     """Plan and write every person of the audience but `skip`; returns how many were written.
 
@@ -234,7 +272,7 @@ def recipients_plan_sql(
     DO NOTHING); the people left out are drawn again until everyone is written.
     """
     params: dict = {"skip": list(skip), "alphabet": CODE_ALPHABET}
-    select = plan_select(campaign, policies, no_rule, erased, params)
+    select = plan_select(campaign, policies, no_rule, erased, languages, params)
     insert = (
         f"INSERT INTO {Recipient._meta.db_table} ({COLUMNS}) "
         f"SELECT campaign_id, email, contact_id, messages, first_at, last_at, max_in_10_min, state, tier, channel, "

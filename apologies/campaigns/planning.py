@@ -7,13 +7,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import islice
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from apologies.campaigns import plan_sql
+from apologies.campaigns import locales, plan_sql
 from apologies.campaigns.audit import audit_add
 from apologies.campaigns.lifecycle import campaign_edited
 from apologies.campaigns.models import (
@@ -106,7 +107,7 @@ def campaign_create(
             audience_states=sorted(set(states)),
             **fields,
         )
-        CampaignTemplate.objects.create(campaign=campaign, **default_words())
+        CampaignTemplate.objects.create(campaign=campaign, **default_words(campaign.default_language))
         audit_add(campaign, author, "created", f"audience: {audience_label(campaign)}")
         campaign_plan(campaign=campaign)
     return campaign
@@ -160,6 +161,7 @@ def campaign_plan(*, campaign: Campaign) -> Counter:
                 policies={c: plan_sql.Rule(a.letter, a.gift, a.invite, a.reason) for c, a in policies.items()},
                 no_rule=plan_sql.Rule(NO_RULE.letter, NO_RULE.gift, NO_RULE.invite, NO_RULE.reason),
                 erased=audience_erased(campaign),
+                languages=audience_languages(campaign),
                 skip=list(overrides),
                 kept=kept,
             )
@@ -186,6 +188,22 @@ def recipients_clear(*, campaign: Campaign) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {Recipient._meta.db_table} WHERE campaign_id = %s", [campaign.id])
+
+
+def audience_languages(campaign: Campaign) -> plan_sql.Languages:
+    """campaigns.locales' language for each kind of contact of the audience, for the set-wise plan."""
+    variants = set(campaign.templates.values_list("language", flat=True))
+
+    def language(contact) -> str:
+        return locales.person_language(contact=contact, default=campaign.default_language, available=variants)
+
+    return plan_sql.Languages(
+        by_contact={
+            (lang, country): language(SimpleNamespace(language=lang, country=country))
+            for lang, country in plan_sql.contact_languages(campaign=campaign)
+        },
+        no_contact=language(None),
+    )
 
 
 def audience_erased(campaign: Campaign) -> set[str]:
@@ -236,6 +254,7 @@ def recipients_planned(
             .exclude(campaign=campaign)
             .values_list("email", flat=True)
         )
+    variants = set(campaign.templates.values_list("language", flat=True))
 
     rows = []
     for person in people:
@@ -275,7 +294,10 @@ def recipients_planned(
                 gift=channel == Recipient.Channel.LETTER
                 and person.tier in campaign.gift_tiers
                 and (allowed is None or allowed.gift),
-                language=(contact.language if contact and contact.language else campaign.default_language),
+                # The contact's language, else their country's, else the campaign's (campaigns.locales).
+                language=locales.person_language(
+                    contact=contact, default=campaign.default_language, available=variants
+                ),
                 short_code=codes.get(person.email) or "",
                 override_by=override.override_by if override and reason == Recipient.Reason.OVERRIDE else None,
             )

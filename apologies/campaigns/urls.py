@@ -20,7 +20,6 @@ urlpatterns = [
     path("<int:campaign_id>/people/", views.campaign_recipients, name="recipients"),
     path("<int:campaign_id>/people.csv", views.campaign_recipients_csv, name="recipients_csv"),
     path("people/<int:recipient_id>/", views.recipient_preview, name="preview"),
-    path("people/<int:recipient_id>/letter-<int:page>.png", views.recipient_letter_page, name="letter_page"),
     path("people/<int:recipient_id>/channel/", views.recipient_override, name="override"),
     path("policies/", views.policies, name="policies"),
 ]

@@ -36,6 +36,7 @@ from apologies.campaigns.forms import (
     VariantForm,
 )
 from apologies.campaigns.models import Campaign, CampaignError, CampaignTemplate, CountryPolicy, Recipient
+from apologies.letters import services_previews as letter_previews
 from apologies.sending import esp
 from apologies.sending import services as sending
 from apologies.sending.forms import PauseForm
@@ -329,6 +330,7 @@ def campaign_recipients_csv(request: HttpRequest, campaign_id: int) -> Streaming
         "invite",
         "gift",
         "short_code",
+        "language",
     ]
 
     def rows():
@@ -341,7 +343,7 @@ def campaign_recipients_csv(request: HttpRequest, campaign_id: int) -> Streaming
             writer.writerow(
                 [csv_safe(v) for v in (r.email, name, country)]
                 + [r.messages, labels[r.tier] if r.tier < len(labels) else r.tier, r.state, r.channel, r.reason]
-                + [csv_safe(r.detail), invited_label(r), "yes" if r.gift else "no", code_shown(r)]
+                + [csv_safe(r.detail), invited_label(r), "yes" if r.gift else "no", code_shown(r), r.language]
             )
             yield buf.getvalue()
             buf.seek(0)
@@ -375,23 +377,23 @@ def recipient_preview(request: HttpRequest, recipient_id: int) -> HttpResponse:
         campaign, recipient, template, delivery_id=delivery.id if delivery else None, preview=True
     )
     headers = esp.headers_for(delivery.id) if delivery else {}
-    letter_pages, letter_problem = [], ""
-    if recipient.channel == Recipient.Channel.LETTER:
-        try:
-            letter_pages = list(range(1, previews.letter_page_count(recipient=recipient) + 1))
-        except CampaignError as e:
-            letter_problem = str(e)
+    letter = letter_previews.preview_current(recipient=recipient)
+    letter_state = letter_previews.preview_state(letter)
+    letter_pages = list(range(1, letter.pages.count() + 1)) if letter_state == "ready" else []
     ctx = {
         "campaign": campaign,
         "recipient": recipient,
         "template": template,
         "rendered": rendered,
-        "email_html": esp.email_html(campaign, rendered.subject, rendered.html, recipient.language)
+        "email_html": esp.email_html(
+            campaign, rendered.subject, rendered.html, words.words_language(campaign, template)
+        )
         if rendered.html
         else "",
         "forms": previews.plural_forms(campaign=campaign, recipient=recipient),
         "letter_pages": letter_pages,
-        "letter_problem": letter_problem,
+        "letter_state": letter_state,
+        "letter_problem": letter.error if letter is not None and letter_state == "failed" else "",
         "invited": invited_label(recipient),
         "reply_to": headers.get("Reply-To", "set when sending starts (it names the delivery)"),
         "list_unsubscribe": headers.get("List-Unsubscribe", "set when sending starts (one-click, RFC 8058)"),
@@ -399,20 +401,6 @@ def recipient_preview(request: HttpRequest, recipient_id: int) -> HttpResponse:
         "resubscribe_url": links.resubscribe_url(recipient) if recipient.invite_allowed else "",
     }
     return render(request, "apologies/preview.html", ctx)
-
-
-@login_required
-@view_required
-def recipient_letter_page(request: HttpRequest, recipient_id: int, page: int) -> HttpResponse:
-    """One page of the person's letter as an image, as it would print today."""
-    recipient = get_object_or_404(Recipient.objects.select_related("campaign__incident", "contact"), id=recipient_id)
-    try:
-        png = previews.letter_page_png(recipient=recipient, page=page)
-    except CampaignError as e:
-        return HttpResponse(str(e), status=404, content_type="text/plain")
-    response = HttpResponse(png, content_type="image/png")
-    response["Cache-Control"] = "private, max-age=60"
-    return response
 
 
 @login_required

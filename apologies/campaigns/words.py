@@ -4,31 +4,50 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
-from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.html import escape, urlize
 from django.utils.safestring import mark_safe
 
-from apologies.campaigns import templating
+from apologies.campaigns import locales, templating
 from apologies.campaigns.brand import brand_for
 from apologies.campaigns.models import Campaign, CampaignTemplate, Recipient
 from apologies.links import public_url, resubscribe_url, unsubscribe_token
 
-# The starting words of every new campaign, in plain files a writer can edit. They use the
-# campaign placeholders, not Django template syntax.
-DEFAULTS_DIR = Path(settings.BASE_DIR) / "templates" / "apologies" / "default_apology"
+# The starting words of every new campaign and language variant: Django templates whose sentences are in
+# the gettext catalogues, rendered in a language into the campaign placeholder syntax (never template code).
+DEFAULTS = "apologies/default_apology/"
+DEFAULT_FILES = {
+    "subject": "subject.txt",
+    "text_body": "text.txt",
+    "html_body": "html.html",
+    "letter_body": "letter.html",
+    "invitation": "invitation.txt",
+}
 
 
-def default_words() -> dict[str, str]:
-    read = lambda name: (DEFAULTS_DIR / name).read_text(encoding="utf-8")  # noqa: E731
-    return {
-        "subject": read("subject.txt").strip(),
-        "text_body": read("text.txt"),
-        "html_body": read("html.html"),
-        "letter_body": read("letter.html"),
-        "invitation": read("invitation.txt").strip(),
-    }
+def default_words(language: str = "") -> dict[str, str]:
+    """The default apology in `language` (a catalogue's; else the site's default language)."""
+    # Each placeholder renders as itself, so the sentences around them are translated whole.
+    context = {name: mark_safe(f"{{{{ {name} }}}}") for name in templating.PLACEHOLDERS}
+    context["unsubscribe_link"] = mark_safe('<a href="{{ unsubscribe_url }}">')
+    context["link_end"] = mark_safe("</a>")
+    with translation.override(locales.page_language(language)):
+        # What a greeting says where the contact has no first name ("Hi there,", "Dear customer,").
+        there = translation.pgettext("greeting without a name, email", "there")
+        customer = translation.pgettext("greeting without a name, letter", "customer")
+        context["first_name_or_there"] = mark_safe(f'{{{{ first_name or "{there}" }}}}')
+        context["first_name_or_customer"] = mark_safe(f'{{{{ first_name or "{customer}" }}}}')
+        words = {field: render_to_string(DEFAULTS + name, context) for field, name in DEFAULT_FILES.items()}
+    words["subject"] = " ".join(words["subject"].split())
+    words["invitation"] = words["invitation"].strip()
+    return words
+
+
+def words_language(campaign: Campaign, template: CampaignTemplate) -> str:
+    """The language of a template's words: its variant's, else the campaign's default (what surrounds them)."""
+    return locales.page_language(template.language or campaign.default_language)
 
 
 def mask_email(email: str) -> str:
@@ -37,9 +56,9 @@ def mask_email(email: str) -> str:
     return f"{local[:1]}***@{domain}"
 
 
-def count_phrase(n: int, singular: str = "email", plural: str = "emails") -> str:
-    """ "1 email", "25 emails": the number with the word in the form it needs."""
-    return f"{n:,} {singular if n == 1 else plural}"
+def count_phrase(n: int, language: str = "en", country: str = "") -> str:
+    """ "1 email", "25 emails", "2 courriels": the number with the word in the form it needs, in `language`."""
+    return locales.emails_phrase(n, language=language, country=country)
 
 
 PREVIEW_UNSUBSCRIBE = "/u/(made-for-each-email-when-sending-starts)"
@@ -60,6 +79,9 @@ def values_for(
     incident = campaign.incident
     contact = recipient.contact
     brand = brand_for(campaign)
+    language = words_language(campaign, template)
+    country = contact.country if contact else ""
+    tz = locales.person_zone(contact=contact, campaign=campaign)
     if delivery_id is not None:
         unsubscribe = public_url("/u/" + unsubscribe_token(delivery_id))
     else:
@@ -67,17 +89,18 @@ def values_for(
     values = {
         "first_name": contact.first_name if contact else "",
         "last_name": contact.last_name if contact else "",
-        "emails_received": str(recipient.messages),
-        "emails_received_phrase": count_phrase(recipient.messages),
-        "max_in_10_min_phrase": count_phrase(recipient.max_in_10_min),
+        "emails_received": locales.format_number(recipient.messages, language=language, country=country),
+        "emails_received_phrase": count_phrase(recipient.messages, language, country),
+        "max_in_10_min_phrase": count_phrase(recipient.max_in_10_min, language, country),
         "brand_name": brand.name,
         "postal_address": brand.postal_address,
         "unsubscribe_url": unsubscribe,
-        "first_received_at": f"{recipient.first_at:%-d %B %Y, %H:%M} UTC",
-        "last_received_at": f"{recipient.last_at:%-d %B %Y, %H:%M} UTC",
-        "max_in_10_min": str(recipient.max_in_10_min),
+        # In the person's own zone and words, never "UTC": they read their own clock.
+        "first_received_at": locales.format_moment(recipient.first_at, language=language, tz=tz, country=country),
+        "last_received_at": locales.format_moment(recipient.last_at, language=language, tz=tz, country=country),
+        "max_in_10_min": locales.format_number(recipient.max_in_10_min, language=language, country=country),
         "incident_title": incident.title,
-        "incident_date": f"{incident.started_at:%-d %B %Y}",
+        "incident_date": locales.format_day(incident.started_at, language=language, country=country, tz=tz),
         "what_happened": incident.what_happened,
         "the_fix": incident.fix,
         "sender_name": campaign.sender_name,
@@ -86,13 +109,17 @@ def values_for(
         "invitation": "",
     }
     html_values = dict(values, invitation=mark_safe(""))
+    for name in ("first_name", "last_name"):
+        if locales.text_direction(values[name]) == "rtl":
+            # An Arabic or Hebrew name inside left-to-right words: its own direction, isolated from theirs.
+            html_values[name] = mark_safe(f'<bdi dir="rtl">{escape(values[name])}</bdi>')
     if recipient.invite_allowed and template.invitation:
         # Only the invitation carries the way back, and only where the country's rule allows it.
         values["resubscribe_url"] = html_values["resubscribe_url"] = resubscribe_url(recipient)
         values["short_code"] = html_values["short_code"] = recipient.short_code
         text = templating.render(template.invitation, values, as_html=False)
         values["invitation"] = text
-        html_values["invitation"] = mark_safe(f'<p class="invitation">{urlize(escape(text))}</p>')
+        html_values["invitation"] = mark_safe(f'<p class="invitation" dir="auto">{urlize(escape(text))}</p>')
     return values, html_values
 
 

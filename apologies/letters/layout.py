@@ -26,7 +26,7 @@ from django.contrib.staticfiles import finders
 from django.core.exceptions import SuspiciousFileOperation
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.html import escape, linebreaks
 from django.utils.safestring import mark_safe
 from PIL import Image
@@ -36,7 +36,7 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from apologies import links
-from apologies.campaigns import lifecycle, templating, words
+from apologies.campaigns import lifecycle, locales, templating, words
 from apologies.campaigns.models import Campaign, CampaignError, CampaignTemplate, Recipient
 from apologies.letters import glyphs, qr
 from apologies.letters.addressing import text_direction, window_lines
@@ -155,9 +155,12 @@ def clean_letter_html(text: str) -> str:
 
 
 def letter_settings(campaign: Campaign) -> LetterSettings:
-    found, _ = LetterSettings.objects.get_or_create(
-        campaign=campaign, defaults={"return_address": settings.AMENDS_BRAND_NAME}
-    )
+    found = LetterSettings.objects.filter(campaign=campaign).first()
+    if found is None:
+        default = LetterSettings.unsaved_default(campaign)
+        found, _ = LetterSettings.objects.get_or_create(
+            campaign=campaign, defaults={"return_address": default.return_address}
+        )
     return found
 
 
@@ -206,10 +209,6 @@ def easy_url() -> str:
     return host + path.rstrip("/")
 
 
-def letter_date(day: date, sender_country: str) -> str:
-    return f"{day:%B} {day.day}, {day.year}" if sender_country.upper() == "US" else f"{day.day} {day:%B %Y}"
-
-
 @dataclass
 class LetterInput:
     """One letter to lay out: the person and what their envelope window shows (and where: None = work it out)."""
@@ -240,7 +239,7 @@ class LetterWriter:
         self.profile = (self.ls.print_profile.snapshot() if self.ls.print_profile_id else None) or PLAIN_PROFILE
         self.templates = list(campaign.templates.all())
         self.sender = sender_lines(self.ls)
-        self.date = letter_date(day or timezone.localdate(), self.ls.return_country)
+        self.day = day or timezone.localdate()
         self.easy_url = easy_url()
         logo = logo_path(self.ls)
         self.logo = static_base_url() + logo if logo else ""
@@ -334,18 +333,29 @@ class LetterWriter:
     def html(self, item: LetterInput) -> str:
         recipient = item.recipient
         template = self.campaign.template_for(recipient, self.templates)
+        # The fixed words and the date in the language of the letter's words, as the reader's country writes it.
+        language = words.words_language(self.campaign, template)
+        with translation.override(language):
+            return self._html(item, recipient, template, language)
+
+    def _html(self, item: LetterInput, recipient: Recipient, template: CampaignTemplate, language: str) -> str:
         body_template = self._body_template(template)
         body = templating.render(body_template, self.values(recipient, template), as_html=True)
+        country = recipient.contact.country if recipient.contact else self.ls.return_country
+        brand = self.sender[0] if self.sender else settings.AMENDS_BRAND_NAME
         return render_to_string(
             "apologies/letters/letter.html",
             {
+                "language": language,
+                "direction": locales.language_direction(language),
+                "brand_dir": locales.text_direction(brand),
                 "page": self.page,
                 "sequence": item.sequence,
                 "mark": f"{item.sequence:06d} 1/1",
                 "sender": self.sender,
-                "date": self.date,
+                "date": locales.format_day(self.day, language=language, country=country),
                 "logo": self.logo,
-                "brand": self.sender[0] if self.sender else settings.AMENDS_BRAND_NAME,
+                "brand": brand,
                 "body": mark_safe(body),
                 "gift": self.gift(recipient),
                 "signed": bool(SIGNED.search(body_template)),

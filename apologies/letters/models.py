@@ -108,6 +108,11 @@ class LetterSettings(models.Model):
     def __str__(self) -> str:
         return f"letters of {self.campaign}"
 
+    @classmethod
+    def unsaved_default(cls, campaign: Campaign) -> LetterSettings:
+        """What a campaign's settings are before anyone saves them: the row made when they are first read."""
+        return cls(campaign=campaign, return_address=settings.AMENDS_BRAND_NAME)
+
 
 class GiftAssignment(models.Model):
     """Which package the letters of one tier carry; no row means no package for that tier."""
@@ -240,3 +245,41 @@ class LetterHold(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delivery_id} held: {self.reason}"
+
+
+class LetterPreview(models.Model):
+    """One person's letter drawn by a worker for a look before approval: the PDF and each page as a PNG.
+
+    Drawing runs in a Celery worker under a time limit, never in a web request; `version` is a digest of
+    everything the letter is made of, so a preview of words or an address that have since changed is not shown.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "waiting for a worker"
+        RENDERING = "rendering", "being drawn"
+        READY = "ready", "ready"
+        FAILED = "failed", "failed"
+
+    recipient = models.OneToOneField(Recipient, models.CASCADE, related_name="letter_preview")
+    version = models.CharField(max_length=64)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    pdf = models.BinaryField(default=b"", editable=False)
+    error = models.CharField(max_length=500, blank=True)
+    requested_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"letter preview for recipient {self.recipient_id}: {self.status}"
+
+
+class LetterPreviewPage(models.Model):
+    """One page of a drawn preview, as a PNG at screen resolution."""
+
+    preview = models.ForeignKey(LetterPreview, models.CASCADE, related_name="pages")
+    number = models.PositiveSmallIntegerField()
+    png = models.BinaryField(editable=False)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [models.UniqueConstraint(fields=["preview", "number"], name="preview_page_number")]

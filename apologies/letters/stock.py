@@ -128,7 +128,15 @@ def stock_reserve(*, campaign: Campaign, user=None) -> None:
             # Raised inside the transaction: nothing stays reserved.
             raise CampaignError("Cannot approve: " + "; ".join(problems) + ".")
         if cost.letters:
-            LetterSettings.objects.update_or_create(campaign=campaign, defaults={"budget_reserved": cost.total})
+            LetterSettings.objects.update_or_create(
+                campaign=campaign,
+                defaults={"budget_reserved": cost.total},
+                # A row made here must read as the settings did before it existed (the approval covers them).
+                create_defaults={
+                    "budget_reserved": cost.total,
+                    "return_address": LetterSettings.unsaved_default(campaign).return_address,
+                },
+            )
         held = ", ".join(f"{g.quantity:,} x {g.package.sku}" for g in cost.gifts if g.package)
         if held:
             audit_add(campaign, user, "gifts reserved", f"{held}; letters and gifts {money(cost.total)}")

@@ -16,6 +16,7 @@ from apologies.campaigns.access import campaign_or_404, edit_required, send_requ
 from apologies.campaigns.models import Campaign, CampaignError, Recipient
 from apologies.letters import gifts, layout, preflight, profiles, returns, stock
 from apologies.letters import services as letter_batches
+from apologies.letters import services_previews as previews
 from apologies.letters.forms import (
     RETURNS_MAX_BYTES,
     GiftPackageForm,
@@ -244,14 +245,42 @@ def letters_returns(request: HttpRequest, campaign_id: int) -> HttpResponse:
 @login_required
 @view_required
 def letter_preview(request: HttpRequest, recipient_id: int) -> HttpResponse:
+    """The person's letter as a worker drew it for the preview (ask for it on the person's page first)."""
     recipient = get_object_or_404(Recipient.objects.select_related("campaign__incident", "contact"), id=recipient_id)
     try:
-        pdf = layout.letter_preview(recipient=recipient)
+        pdf = previews.preview_pdf(recipient=recipient)
     except CampaignError as e:
         return HttpResponse(str(e), status=404, content_type="text/plain; charset=utf-8")
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="letter-{recipient.short_code}.pdf"'
     return response
+
+
+@login_required
+@view_required
+def letter_page(request: HttpRequest, recipient_id: int, page: int) -> HttpResponse:
+    """One page of the person's drawn letter as an image."""
+    recipient = get_object_or_404(Recipient.objects.select_related("campaign__incident", "contact"), id=recipient_id)
+    try:
+        png = previews.preview_page_png(recipient=recipient, page=page)
+    except CampaignError as e:
+        return HttpResponse(str(e), status=404, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=60"
+    return response
+
+
+@login_required
+@send_required
+@require_POST
+def letter_preview_draw(request: HttpRequest, recipient_id: int) -> HttpResponse:
+    """Ask a worker to draw the person's letter as it would print today."""
+    recipient = get_object_or_404(Recipient.objects.select_related("campaign__incident", "contact"), id=recipient_id)
+    try:
+        previews.letter_preview_request(recipient=recipient, user=request.user)
+    except CampaignError as e:
+        messages.error(request, str(e))
+    return redirect(reverse("apologies:preview", args=[recipient.id]) + "#letter")
 
 
 @login_required

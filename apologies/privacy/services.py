@@ -24,6 +24,7 @@ from apologies.models import (
     DeliveryEvent,
     Letter,
     LetterBatch,
+    LetterPreview,
     Recipient,
     Reply,
 )
@@ -142,6 +143,8 @@ def person_erase(*, email: str, user=None, reason: str = "") -> Erasure:
         batch_ids = set(held["letters"].values_list("batch_id", flat=True))
         ErasedAddress.objects.get_or_create(email_hash=digest)
 
+        # Drawn previews print the name and address; they are made again on request, so they go.
+        counts["letter_previews"] = LetterPreview.objects.filter(recipient__in=held["recipients"]).delete()[0]
         counts["replies"] = held["replies"].delete()[0]
         counts["outbox_copies"] = held["outbox_copies"].delete()[0]
         counts["tracking_events"] = held["tracking_events"].update(recipient="", raw={}, description="")

@@ -156,6 +156,7 @@ def held_back(recipients) -> dict:
 
 RESULT_COLUMNS = [
     "email",
+    "language",
     "channel",
     "reason",
     "tier",
@@ -185,6 +186,7 @@ def results_rows(*, campaign: Campaign):
         back = c and c.choice == Consent.Choice.RESUBSCRIBE and c.counts
         yield {
             "email": r.email,
+            "language": r.language,
             "channel": r.channel,
             "reason": r.reason,
             "tier": labels[r.tier] if r.tier < len(labels) else r.tier,

@@ -15,10 +15,10 @@ from django.template.loader import render_to_string
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from apologies.campaigns import templating
+from apologies.campaigns import locales, templating
 from apologies.campaigns.brand import brand_for
 from apologies.campaigns.models import Campaign, CampaignTemplate, Recipient
-from apologies.campaigns.words import Rendered, render_for, values_for
+from apologies.campaigns.words import Rendered, render_for, values_for, words_language
 from apologies.links import public_url, reply_address, unsubscribe_token
 from apologies.sending.logs import send_log
 from apologies.sending.models import Delivery
@@ -136,11 +136,12 @@ def email_html(campaign: Campaign, subject: str, body_html: str, language: str =
         "brand_logo": brand.logo_absolute,
         "brand_color": brand.color,
         "language": language or "en",
+        "direction": locales.language_direction(language or "en"),
     }
     return render_to_string("apologies/email/layout.html", context)
 
 
-def _message(campaign: Campaign, to: list[str], rendered: Rendered) -> EmailMultiAlternatives:
+def _message(campaign: Campaign, to: list[str], rendered: Rendered, language: str = "") -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(
         subject=rendered.subject,
         body=rendered.text,
@@ -148,13 +149,13 @@ def _message(campaign: Campaign, to: list[str], rendered: Rendered) -> EmailMult
         to=to,
     )
     if rendered.html:
-        message.attach_alternative(email_html(campaign, rendered.subject, rendered.html), "text/html")
+        message.attach_alternative(email_html(campaign, rendered.subject, rendered.html, language), "text/html")
     return message
 
 
 def _send_one(connection, campaign: Campaign, template: CampaignTemplate, delivery: Delivery) -> Outcome:
     rendered = render_for(campaign, delivery.recipient, template, delivery_id=delivery.id)
-    message = _message(campaign, [delivery.email], rendered)
+    message = _message(campaign, [delivery.email], rendered, words_language(campaign, template))
     headers = headers_for(delivery.id)
     message.reply_to = [headers.pop("Reply-To")]
     message.extra_headers.update(headers)
@@ -176,7 +177,7 @@ def _send_batch(connection, campaign: Campaign, template: CampaignTemplate, grou
         text=templating.to_merge_fields(template.text_body, fmt, as_html=False, keys=keys),
         html=templating.to_merge_fields(template.html_body, fmt, as_html=True, keys=keys) if template.html_body else "",
     )
-    message = _message(campaign, [d.email for d in group], rendered)
+    message = _message(campaign, [d.email for d in group], rendered, words_language(campaign, template))
     # merge_data makes it one message per address: without it everyone would see everyone.
     message.merge_data = {}
     message.merge_metadata = {}

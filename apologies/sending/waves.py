@@ -55,7 +55,11 @@ def due_at(campaign: Campaign, contact, now: datetime) -> datetime | None:
     """When this person's email may go; None for at once."""
     if campaign.schedule == NOW:
         return None
-    tz = zones.zone_for(time_zone=getattr(contact, "time_zone", ""), country=getattr(contact, "country", ""))
+    tz = zones.zone_for(
+        time_zone=getattr(contact, "time_zone", ""),
+        country=getattr(contact, "country", ""),
+        fallback=campaign.time_zone,
+    )
     base = max(campaign.send_at or now, now)
     when = zones.next_morning(base, tz) if campaign.schedule == MORNING else zones.next_daytime(base, tz)
     return None if when <= now else when

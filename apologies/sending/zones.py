@@ -62,13 +62,15 @@ def zone(name: str) -> ZoneInfo | None:
         return None
 
 
-def zone_for(*, time_zone: str = "", country: str = "") -> ZoneInfo:
-    """The contact's zone if it names a real one, else the country's main zone, else AMENDS_DEFAULT_PERSON_ZONE."""
+def zone_for(*, time_zone: str = "", country: str = "", fallback: str = "") -> ZoneInfo:
+    """The contact's zone if it names a real one, else the country's main zone, else `fallback` (the campaign's),
+    else AMENDS_DEFAULT_PERSON_ZONE."""
     country = (country or "").upper()
     for name in (
         time_zone,
         MAIN_ZONE.get(country, ""),
         zone_tab().get(country, ""),
+        fallback,
         settings.AMENDS_DEFAULT_PERSON_ZONE,
     ):
         found = zone(name)

@@ -28,6 +28,7 @@ def contact(email: str, *, country: str = "US", valid: bool = True, first_name: 
         "DE": ("Invalidenstraße 1", "Berlin", "", "10115"),
         "GB": ("10 Downing St", "London", "", "SW1A 2AA"),
         "FR": ("1 rue de Rivoli", "Paris", "", "75001"),
+        "ES": ("Calle de Alcalá 1", "Madrid", "", "28014"),
     }[country]
     line1, city, region, postal = defaults
     return Contact.objects.create(

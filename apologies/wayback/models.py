@@ -28,6 +28,8 @@ class Consent(models.Model):
     via = models.CharField(max_length=12, choices=Via.choices)
     channel = models.CharField(max_length=10, choices=Recipient.Channel.choices)
     text_shown = models.TextField()
+    # The language of the page, and so of text_shown, as the person read it.
+    language = models.CharField(max_length=10, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=500, blank=True)
     created = models.DateTimeField(default=timezone.now)

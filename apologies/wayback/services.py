@@ -9,9 +9,12 @@ from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
 from django.db.models import OuterRef, Subquery
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from apologies import links
+from apologies.campaigns import locales
 from apologies.campaigns.audit import audit_add
 from apologies.campaigns.brand import Brand, brand_for
 from apologies.campaigns.models import CODE_ALPHABET, CODE_LENGTH, Campaign, Recipient
@@ -28,7 +31,7 @@ def delivery_for_unsubscribe_token(token: str) -> Delivery | None:
     delivery_id = links.delivery_from_unsubscribe_token(token)
     if delivery_id is None:
         return None
-    return Delivery.objects.filter(id=delivery_id).select_related("campaign").first()
+    return Delivery.objects.filter(id=delivery_id).select_related("campaign", "recipient__campaign").first()
 
 
 def unsubscribed_already(*, delivery: Delivery) -> bool:
@@ -65,7 +68,12 @@ def sorry_page_data(recipient_id: int) -> dict | None:
             "max_in_10_min",
             "channel",
             "contact__first_name",
+            "contact__country",
+            "contact__time_zone",
+            "language",
             "campaign_id",
+            "campaign__default_language",
+            "campaign__time_zone",
             "campaign__sender_name",
             "campaign__brand_name",
             "campaign__brand_logo",
@@ -117,14 +125,29 @@ def consent_pending(consent: Consent | None) -> bool:
 SORRY_PAGE_SECONDS = 300
 
 
-def sorry_page_key(recipient_id: int, via: str) -> str:
-    return f"amends:sorry-page:{recipient_id}:{via}"
+# The page in the person's own language (no ?lang=), cached apart from the pages a switch asked for.
+PERSON_LANGUAGE = "person"
+
+
+def sorry_page_key(recipient_id: int, via: str, language: str) -> str:
+    return f"amends:sorry-page:{recipient_id}:{via}:{language}"
 
 
 def sorry_page_forget(recipient_id: int) -> None:
-    """A choice was made: the cached personal page would show an old state."""
+    """A choice was made: the cached personal page would show an old state (in every language)."""
 
-    cache.delete_many([sorry_page_key(recipient_id, via) for via in (links.VIA_LINK, links.VIA_CODE)])
+    cache.delete_many(
+        [
+            sorry_page_key(recipient_id, via, language)
+            for via in (links.VIA_LINK, links.VIA_CODE)
+            for language in (PERSON_LANGUAGE, *locales.page_languages())
+        ]
+    )
+
+
+def page_language_of(recipient: Recipient) -> str:
+    """The language a person's public pages open in: theirs if we have it, else their campaign's default."""
+    return locales.page_language(recipient.language, recipient.campaign.default_language)
 
 
 # Typed from paper: forgive what people misread. None of 0 O 1 I L is ever printed.
@@ -207,14 +230,19 @@ def code_try_give_back(ip: str) -> None:
         pass
 
 
-def consent_text(choice: str, masked: str, brand: str | None = None) -> str:
-    """The exact words next to the button; stored with the consent as evidence of what was agreed."""
-    brand = brand or settings.AMENDS_BRAND_NAME
-    return {
-        Consent.Choice.RESUBSCRIBE: f"Yes, send emails from {brand} to {masked} again. I can unsubscribe at any time.",
-        Consent.Choice.STAY: f"No thanks: keep {masked} unsubscribed from {brand}'s emails.",
-        Consent.Choice.NEVER: f"Never contact {masked} again, by email or by post.",
-    }[choice]
+def consent_text(choice: str, masked: str, brand: str | None = None, language: str = "") -> str:
+    """The exact words next to the button, in `language` (the page's; else the active one); stored with the
+    consent as evidence of what was agreed."""
+    values = {"brand": brand or settings.AMENDS_BRAND_NAME, "email": masked}
+    with translation.override(locales.page_language(language or translation.get_language() or "")):
+        texts = {
+            Consent.Choice.RESUBSCRIBE: translation.gettext(
+                "Yes, send emails from %(brand)s to %(email)s again. I can unsubscribe at any time."
+            ),
+            Consent.Choice.STAY: translation.gettext("No thanks: keep %(email)s unsubscribed from %(brand)s's emails."),
+            Consent.Choice.NEVER: translation.gettext("Never contact %(email)s again, by email or by post."),
+        }
+    return texts[choice] % values
 
 
 def consent_via(*, recipient: Recipient, arrived: str) -> str:
@@ -224,14 +252,18 @@ def consent_via(*, recipient: Recipient, arrived: str) -> str:
     return Consent.Via.LETTER_LINK if recipient.channel == Recipient.Channel.LETTER else Consent.Via.EMAIL_LINK
 
 
-def consent_record(*, recipient: Recipient, choice: str, arrived: str, ip: str | None, user_agent: str) -> Consent:
+def consent_record(
+    *, recipient: Recipient, choice: str, arrived: str, ip: str | None, user_agent: str, language: str = ""
+) -> Consent:
     """Record a choice made on the public page and act on it; a second POST changes nothing.
 
     `arrived` is read from the signed token of the page (links.sorry_token_read): a code typed by hand always
-    needs the confirmation email before anyone is subscribed again, whatever the form sent.
+    needs the confirmation email before anyone is subscribed again, whatever the form sent. `language` is the
+    page's, in which the words were shown: they are stored in it (the person's own when not given).
     """
     masked = mask_email(recipient.email)
     via = consent_via(recipient=recipient, arrived=arrived)
+    language = locales.page_language(language, recipient.language, recipient.campaign.default_language)
     consent, created = Consent.objects.get_or_create(
         recipient=recipient,
         choice=choice,
@@ -240,7 +272,8 @@ def consent_record(*, recipient: Recipient, choice: str, arrived: str, ip: str |
             "email": recipient.email,
             "via": via,
             "channel": recipient.channel,
-            "text_shown": consent_text(choice, masked, brand_for(recipient.campaign).name),
+            "text_shown": consent_text(choice, masked, brand_for(recipient.campaign).name, language),
+            "language": language,
             "ip": ip,
             "user_agent": user_agent[:500],
         },
@@ -303,8 +336,14 @@ def resubscribe_apply(*, consent: Consent) -> None:
 
 
 def send_confirmation(*, consent) -> None:
-    """Double opt-in for a re-signup from a code typed off a letter: the address owner confirms."""
+    """Double opt-in for a re-signup from a code typed off a letter: the address owner confirms, in the language
+    they chose in."""
 
+    with translation.override(locales.page_language(consent.language, consent.campaign.default_language)):
+        confirmation_send(consent=consent)
+
+
+def confirmation_send(*, consent) -> None:
     brand = brand_for(consent.campaign)
     token = links.confirm_token(consent.id)
     context = {
@@ -315,6 +354,8 @@ def send_confirmation(*, consent) -> None:
         "postal_address": brand.postal_address,
         "confirm_url": public_url(settings.AMENDS_SORRY_PATH + "confirm/" + token),
     }
+    context["confirm_link"] = format_html('<a href="{}">', context["confirm_url"])
+    context["link_end"] = mark_safe("</a>")
     message = EmailMultiAlternatives(
         subject=render_to_string("apologies/email/confirm_subject.txt", context).strip(),
         body=render_to_string("apologies/email/confirm.txt", context),
@@ -322,6 +363,7 @@ def send_confirmation(*, consent) -> None:
         to=[consent.email],
     )
     body = render_to_string("apologies/email/confirm.html", context)
-    message.attach_alternative(email_html(consent.campaign, message.subject, body), "text/html")
+    html = email_html(consent.campaign, message.subject, body, translation.get_language())
+    message.attach_alternative(html, "text/html")
     message.metadata = {"consent_id": str(consent.id)}
     message.send()

@@ -11,36 +11,87 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, HttpResponseServerError
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
+from django.views import defaults as django_defaults
 from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from apologies import links
-from apologies.campaigns import words
+from apologies.campaigns import locales, words
 from apologies.campaigns.brand import Brand, brand_for, valid_color
 from apologies.wayback import services as wayback
 from apologies.wayback.models import Consent
 from config.clientip import client_ip
+from incidents.contacts.languages import language_code
+
+
+def _asked_language(request: HttpRequest) -> str:
+    """The language the visitor picked with the switch (?lang=, or the form of a page shown in it), if we have it."""
+    asked = request.GET.get("lang") or (request.POST.get("lang", "") if request.method == "POST" else "")
+    return asked if asked in locales.page_languages() else ""
+
+
+def page_language(request: HttpRequest, *person: str) -> str:
+    """The switch's choice; else the person's language (theirs, then their campaign's); else the browser's."""
+    asked = _asked_language(request)
+    if asked:
+        return asked
+    if any(person):
+        return locales.page_language(*person)
+    return locales.page_language(translation.get_language_from_request(request))
+
+
+def _switch(request: HttpRequest, current: str) -> list[tuple[str, str, str, bool]]:
+    """The language switch: a plain link per language to this same page (a GET only shows, never changes)."""
+    query = request.GET.copy()
+    entries = []
+    for code in locales.page_languages():
+        query["lang"] = code
+        entries.append((code, locales.language_name(code), f"{request.path}?{query.urlencode()}", code == current))
+    return entries
 
 
 def _page(
-    request: HttpRequest, template: str, ctx: dict | None = None, status: int = 200, brand: Brand | None = None
+    request: HttpRequest,
+    template: str,
+    ctx: dict | None = None,
+    status: int = 200,
+    brand: Brand | None = None,
+    language: str = "",
 ) -> HttpResponse:
-    """Every public page: one base, the brand of the campaign (or the site's) filled in."""
-    response = render(
-        request, f"apologies/public/{template}", {**(brand or brand_for()).page_context(), **(ctx or {})}, status=status
-    )
+    """Every public page: one base, the brand of the campaign (or the site's), in the page's language."""
+    language = language or page_language(request)
+    context = {
+        **(brand or brand_for()).page_context(),
+        "page_language": language,
+        "page_dir": locales.language_direction(language),
+        "language_switch": _switch(request, language),
+        "language_asked": _asked_language(request),
+        **(ctx or {}),
+    }
+    with translation.override(language):
+        response = render(request, f"apologies/public/{template}", context, status=status)
     # Personal pages: never cached by a proxy, never indexed.
     response["Cache-Control"] = "private, no-store"
     response["X-Robots-Tag"] = "noindex"
+    response["Content-Language"] = language
+    patch_vary_headers(response, ["Accept-Language"])
     return response
 
 
-def _see(url: str) -> HttpResponse:
-    """303: after a POST, the browser GETs the page that shows what happened."""
+def _see(url: str, request: HttpRequest | None = None) -> HttpResponse:
+    """303: after a POST, the browser GETs the page that shows what happened (in the language it was shown in)."""
+    asked = _asked_language(request) if request is not None else ""
+    if asked:
+        url += ("&" if "?" in url else "?") + urlencode({"lang": asked})
     response = HttpResponseRedirect(url)
     response.status_code = 303
     return response
@@ -99,10 +150,10 @@ def _code_typed(request: HttpRequest, typed: str, ip: str) -> HttpResponse:
         if request.method == "GET":  # a code typed into the address: show the form with it, no redirect loop
             ctx = {"typed": typed[:40], "wrong": True, "tries_left": wayback.code_tries_left(ip)}
             return _page(request, "code.html", ctx, status=404)
-        return _see(reverse("sorry") + "?" + urlencode({"wrong": "1", "code": typed[:40]}))
+        return _see(reverse("sorry") + "?" + urlencode({"wrong": "1", "code": typed[:40]}), request)
     wayback.code_try_give_back(ip)
     # How the person arrived (a typed code) is signed into the token of their page, never a form field.
-    return _see(reverse("sorry_person", args=[links.sorry_token(recipient, via=links.VIA_CODE)]))
+    return _see(reverse("sorry_person", args=[links.sorry_token(recipient, via=links.VIA_CODE)]), request)
 
 
 @csrf_exempt
@@ -112,42 +163,71 @@ def sorry_person(request: HttpRequest, token: str) -> HttpResponse:
         if wayback.code_candidates(token):
             # A code typed into the path (example.com/sorry/7AYA-B96Q): that person's page, same try limit.
             ip = client_ip(request)
-            return _code_typed(request, token, ip) if request.method == "GET" else _see(reverse("sorry"))
+            return _code_typed(request, token, ip) if request.method == "GET" else _see(reverse("sorry"), request)
         return _page(request, "invalid.html", status=400)
     recipient_id, arrived = read
     if request.method == "POST":
         return _sorry_choose(request, token, recipient_id, arrived)
     # The page everyone from a mailing opens: one query, and the cache until the person chooses.
-    key = wayback.sorry_page_key(recipient_id, arrived)
+    asked = _asked_language(request)
+    key = wayback.sorry_page_key(recipient_id, arrived, asked or wayback.PERSON_LANGUAGE)
     cached = cache.get(key)
     if cached is not None:
-        return _cached_response(cached)
+        return _cached_response(*cached)
     data = wayback.sorry_page_data(recipient_id)
     if data is None:
         return _page(request, "invalid.html", status=400)
+    language = page_language(request, data["language"], data["campaign__default_language"])
     brand = wayback.brand_of_row(data)
+    country = data["contact__country"] or ""
+    tz = locales.zone_of(
+        time_zone=data["contact__time_zone"] or "", country=country, fallback=data["campaign__time_zone"] or ""
+    )
     masked = words.mask_email(data["email"])
     pending = data["earlier_choice"] == Consent.Choice.RESUBSCRIBE and bool(
         data["earlier_sent"] and not data["earlier_confirmed"]
     )
-    ctx = {
-        "token": token,
-        "first_name": data["contact__first_name"] or "",
-        "messages_phrase": words.count_phrase(data["messages"]),
-        "max_in_10_min": data["max_in_10_min"],
-        "max_phrase": words.count_phrase(data["max_in_10_min"]),
-        "started_at": data["campaign__incident__started_at"],
-        "what_happened": data["campaign__incident__what_happened"],
-        "fix": data["campaign__incident__fix"],
-        "earlier": "" if pending else (Consent.Choice(data["earlier_choice"]).label if data["earlier_choice"] else ""),
-        "earlier_at": data["earlier_at"],
-        "pending": pending,
-        "masked": masked,
-        "choices": [(value, wayback.consent_text(value, masked, brand.name)) for value in Consent.Choice.values],
-    }
-    response = _page(request, "person.html", ctx, brand=brand)
-    cache.set(key, response.content, timeout=wayback.SORRY_PAGE_SECONDS)
+    earlier = "" if pending else (data["earlier_choice"] or "")
+    first_name = data["contact__first_name"] or ""
+    with translation.override(language):
+        ctx = {
+            "token": token,
+            "first_name": first_name,
+            # An Arabic or Hebrew name keeps its own direction inside the sentence around it.
+            "first_name_html": format_html('<bdi dir="rtl">{}</bdi>', first_name)
+            if locales.text_direction(first_name) == "rtl"
+            else escape(first_name),
+            "messages_phrase": words.count_phrase(data["messages"], language, country),
+            "max_in_10_min": data["max_in_10_min"],
+            "max_phrase": words.count_phrase(data["max_in_10_min"], language, country),
+            "started_on": locales.format_day(
+                data["campaign__incident__started_at"], language=language, country=country, tz=tz
+            ),
+            "what_happened": data["campaign__incident__what_happened"],
+            "fix": data["campaign__incident__fix"],
+            # The incident's own words are written once, in the campaign's language: marked so, for screen readers.
+            "words_language": language_code(data["campaign__default_language"]) or "en",
+            "earlier": CHOSE.get(earlier, lambda: "")(),
+            "earlier_on": locales.format_day(data["earlier_at"], language=language, country=country, tz=tz)
+            if data["earlier_at"]
+            else "",
+            "pending": pending,
+            "masked": masked,
+            "choices": [
+                (value, wayback.consent_text(value, masked, brand.name, language)) for value in Consent.Choice.values
+            ],
+        }
+    response = _page(request, "person.html", ctx, brand=brand, language=language)
+    cache.set(key, (response.content, language), timeout=wayback.SORRY_PAGE_SECONDS)
     return response
+
+
+# An earlier choice, as the person page reminds it (the staff labels of Consent.Choice stay English).
+CHOSE = {
+    Consent.Choice.RESUBSCRIBE: lambda: translation.gettext("subscribed again"),
+    Consent.Choice.STAY: lambda: translation.gettext("stayed unsubscribed"),
+    Consent.Choice.NEVER: lambda: translation.gettext("never contact me again"),
+}
 
 
 def _sorry_choose(request: HttpRequest, token: str, recipient_id: int, arrived: str) -> HttpResponse:
@@ -156,15 +236,17 @@ def _sorry_choose(request: HttpRequest, token: str, recipient_id: int, arrived: 
         return _page(request, "invalid.html", status=400)
     choice = request.POST.get("choice", "")
     if choice not in Consent.Choice.values:
-        return _see(request.path)
+        return _see(request.path, request)
     wayback.consent_record(
         recipient=recipient,
         choice=choice,
         arrived=arrived,  # from the signed token; any "via" the form may send is ignored
         ip=client_ip(request) or None,
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        # The language the buttons were shown in: their words are what the person agreed to.
+        language=request.POST.get("shown_in", ""),
     )
-    return _see(reverse("sorry_done", args=[token]))
+    return _see(reverse("sorry_done", args=[token]), request)
 
 
 @require_GET
@@ -175,15 +257,20 @@ def sorry_done(request: HttpRequest, token: str) -> HttpResponse:
         return _page(request, "invalid.html", status=400)
     consent = wayback.consent_latest(recipient_id=recipient.id)
     if consent is None:
-        return _see(reverse("sorry_person", args=[token]))
+        return _see(reverse("sorry_person", args=[token]), request)
+    back = reverse("sorry_person", args=[token])
+    asked = _asked_language(request)
     ctx = {
         "consent": consent,
         "pending": wayback.consent_pending(consent),
         "masked": words.mask_email(recipient.email),
         "token": token,
         "resent": request.GET.get("resent"),
+        "back_link": format_html('<a href="{}">', back + (f"?lang={asked}" if asked else "")),
+        "link_end": mark_safe("</a>"),
     }
-    return _page(request, "done.html", ctx, brand=brand_for(recipient.campaign))
+    language = page_language(request, wayback.page_language_of(recipient))
+    return _page(request, "done.html", ctx, brand=brand_for(recipient.campaign), language=language)
 
 
 @csrf_exempt
@@ -195,13 +282,15 @@ def sorry_resend(request: HttpRequest, token: str) -> HttpResponse:
         return _page(request, "invalid.html", status=400)
     consent = wayback.consent_latest(recipient_id=recipient.id)
     sent = bool(consent) and wayback.confirmation_resend(consent=consent)
-    return _see(reverse("sorry_done", args=[token]) + ("?resent=1" if sent else "?resent=wait"))
+    return _see(reverse("sorry_done", args=[token]) + ("?resent=1" if sent else "?resent=wait"), request)
 
 
-def _cached_response(content: bytes) -> HttpResponse:
+def _cached_response(content: bytes, language: str) -> HttpResponse:
     response = HttpResponse(content)
     response["Cache-Control"] = "private, no-store"
     response["X-Robots-Tag"] = "noindex"
+    response["Content-Language"] = language
+    patch_vary_headers(response, ["Accept-Language"])
     return response
 
 
@@ -212,9 +301,10 @@ def sorry_confirm(request: HttpRequest, token: str) -> HttpResponse:
         return _page(request, "invalid.html", status=400)
     if request.method == "POST":
         wayback.consent_confirm(consent=consent)
-        return _see(request.path)
+        return _see(request.path, request)
     ctx = {"consent": consent, "masked": words.mask_email(consent.email), "confirmed": bool(consent.confirmed_at)}
-    return _page(request, "confirm.html", ctx, brand=brand_for(consent.campaign))
+    language = page_language(request, consent.language, consent.campaign.default_language)
+    return _page(request, "confirm.html", ctx, brand=brand_for(consent.campaign), language=language)
 
 
 @csrf_exempt
@@ -228,12 +318,38 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         return _page(request, "unsubscribe_invalid.html", status=400)
     brand = brand_for(delivery.campaign)
     masked = words.mask_email(delivery.email)
+    language = page_language(request, wayback.page_language_of(delivery.recipient))
     if request.method == "POST":
         one_click = "List-Unsubscribe" in request.POST
         wayback.unsubscribe(delivery=delivery, source="one-click" if one_click else "link")
         if one_click:
-            return _page(request, "unsubscribed.html", {"masked": masked}, brand=brand)
-        return _see(request.path)
+            return _page(request, "unsubscribed.html", {"masked": masked}, brand=brand, language=language)
+        return _see(request.path, request)
     if wayback.unsubscribed_already(delivery=delivery):
-        return _page(request, "unsubscribed.html", {"masked": masked}, brand=brand)
-    return _page(request, "unsubscribe.html", {"masked": masked, "token": token}, brand=brand)
+        return _page(request, "unsubscribed.html", {"masked": masked}, brand=brand, language=language)
+    return _page(request, "unsubscribe.html", {"masked": masked, "token": token}, brand=brand, language=language)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """404: staff get the staff page; anyone else the public one, in their browser's language, with the code form."""
+    if getattr(getattr(request, "user", None), "is_authenticated", False):
+        return django_defaults.page_not_found(request, exception)
+    return _page(request, "not_found.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """500: the public page in the visitor's language, drawn without the database (which may be what failed)."""
+    if getattr(getattr(request, "user", None), "is_authenticated", False):
+        return django_defaults.server_error(request)
+    language = locales.page_language(translation.get_language_from_request(request))
+    context = {
+        **brand_for().page_context(),
+        "page_language": language,
+        "page_dir": locales.language_direction(language),
+    }
+    try:
+        with translation.override(language):
+            content = render_to_string("apologies/public/server_error.html", context)
+    except Exception:  # noqa: BLE001 - the error page itself must never fail
+        return django_defaults.server_error(request)
+    return HttpResponseServerError(content)

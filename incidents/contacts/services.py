@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from django.utils import timezone
 
 from incidents.contacts.countries import country_code
+from incidents.contacts.languages import country_languages, language_code
 from incidents.sendlogs import FormatError, Rejected
 from incidents.sendlogs.readers import Limits, open_csv
 
@@ -85,6 +86,9 @@ def contacts_import_run(*, imp, limits: Limits | None = None) -> None:
             # Never the first two letters of a name: "Germany" is DE, not GE (Georgia).
             typed = values.get("country", "")
             values["country"] = country_code(typed)
+            if "language" in values:
+                # An ISO 639 code however the list writes it ("fr-BE", "French"); an unknown one is left blank.
+                values["language"] = language_code(values["language"])
             contact = Contact(email=email, **values)
             contact_check(contact=contact)
             if typed and not values["country"]:
@@ -152,3 +156,21 @@ def suppressions_import_run(*, imp, limits: Limits | None = None) -> None:
         imp.imported += suppression_add_many(entries=batch, source=source, by=imp.created_by)
         imp.duplicates = imp.rows_read - imp.rejected - imp.imported
     imp.finish(imp.Status.DONE)
+
+
+def contacts_languages(*, emails: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """{email: (ISO 639-1 code, "contact" | "country")} for the given addresses that have a contact.
+
+    The contact's own language, else their country's most spoken language (Babel's territory data); a
+    campaign then writes in the first of those it has words for (apologies.campaigns.locales).
+    """
+    found: dict[str, tuple[str, str]] = {}
+    for email, language, country in Contact.objects.filter(email__in=list(emails)).values_list(
+        "email", "language", "country"
+    ):
+        own = language_code(language or "")
+        if own:
+            found[email] = (own, "contact")
+        elif spoken := country_languages(country):
+            found[email] = (spoken[0], "country")
+    return found

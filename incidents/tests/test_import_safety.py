@@ -3,11 +3,12 @@
 from datetime import timedelta
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core.files.base import ContentFile
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents import imports
+from incidents import imports, tasks
 from incidents.models import Contact, Import, ImportStopped
 from incidents.tests.factories import IncidentFactory
 
@@ -74,3 +75,20 @@ def test_it_reads_country_names_as_codes_and_flags_the_unknown_ones():
     assert got["de@example.com"] == ("DE", True) and got["uk@example.com"] == ("GB", True)
     assert got["x@example.com"] == ("", False)  # never "AT" (Austria) from "Atlantis"
     assert "country 'Atlantis' is not one we know" in Contact.objects.get(email="x@example.com").address_problems
+
+
+def test_it_fails_an_import_that_runs_past_its_time_limit_with_the_reason(settings, monkeypatch):
+    assert tasks.run_import.soft_time_limit == settings.IMPORT_TIME_LIMIT_SECONDS
+    assert tasks.run_import.time_limit == settings.IMPORT_TIME_LIMIT_SECONDS + 60
+    assert tasks.requeue_stale_imports.time_limit
+    imp = contacts_import(b"email,first_name\nana@example.com,Ana\n")
+
+    def endless(**kwargs):
+        raise SoftTimeLimitExceeded()  # what Celery raises in the task when the soft limit passes
+
+    monkeypatch.setattr(imports, "contacts_import_run", endless)
+    tasks.run_import(imp.id)
+    imp.refresh_from_db()
+    assert imp.status == "failed"
+    assert imp.message == "The import took longer than 120 minutes; nothing from it was kept."
+    assert Contact.objects.count() == 0

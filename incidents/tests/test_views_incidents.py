@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from incidents import imports
-from incidents.models import AffectedPerson, Incident
+from incidents.models import AffectedPerson, Contact, Incident
 
 from .factories import T0, IncidentFactory, burst, write_ndjson
 
@@ -138,6 +138,23 @@ def test_it_filters_sorts_and_pages_the_people(marketer_client, tmp_path):
     assert [p.email for p in only] == ["p07@example.com"]
     tier = marketer_client.get(url, {"tier": "0"}).context["page"].paginator.count
     assert tier == 20
+
+
+def test_it_shows_each_persons_language_on_the_people_page(marketer_client, tmp_path):
+    incident = IncidentFactory()
+    events = burst("ana@example.com", 2) + burst("luc@example.com", 2) + burst("nobody@example.com", 2)
+    imports.import_local(incident=incident, path=str(write_ndjson(tmp_path / "l.json", events)))
+    Contact.objects.create(email="ana@example.com", language="es", country="US")
+    Contact.objects.create(email="luc@example.com", country="FR")
+    page = marketer_client.get(reverse("incidents:people", args=[incident.id]), {"sort": "email"})
+    shown = {p.email: (p.language, p.language_source) for p in page.context["page"].object_list}
+    assert shown == {
+        "ana@example.com": ("es", "contact"),
+        "luc@example.com": ("fr", "country"),
+        "nobody@example.com": ("", ""),
+    }
+    html = page.content.decode()
+    assert "<td>es</td>" in html and '<i title="from the country">fr</i>' in html
 
 
 def test_it_exports_the_ledger_safely(marketer_client, tmp_path):

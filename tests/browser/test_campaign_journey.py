@@ -174,6 +174,7 @@ def test_it_takes_an_apology_from_draft_to_sent(
     # A letter recipient is shown their letter's pages, not an email that will never be sent.
     expect(page.get_by_role("heading", name="The letter")).to_be_visible()
     expect(page.locator("dl.headers")).to_have_count(0)
+    page.get_by_role("button", name="Draw the letter").click()  # a worker draws it (eager in this suite)
     expect(page.get_by_role("img", name=re.compile("Page 1 of the letter to chloe@example.com"))).to_be_visible()
     screenshot(page, tmp_path, "preview-letter")
 

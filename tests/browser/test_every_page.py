@@ -164,6 +164,7 @@ def test_it_shows_staff_a_letter_as_pages_and_a_viewer_a_branded_403(browser, ba
     page.goto(f"/campaigns/people/{zoe.id}/")
     expect(page.get_by_role("heading", name="The letter")).to_be_visible()
     expect(page.get_by_role("heading", name="The email")).to_have_count(0)
+    page.get_by_role("button", name="Draw the letter").click()  # a worker draws it (eager in this suite)
     pages = page.get_by_role("img", name=re.compile("Page 1 of the letter"))
     expect(pages).to_be_visible()
     assert pages.evaluate("img => img.complete && img.naturalWidth > 100")

@@ -72,6 +72,8 @@ def test_it_takes_letters_from_gifts_to_the_mail_house(
     # The letter as it will print, before approval.
     chloe = campaign.recipients.get(email="chloe@example.com")
     page.goto(f"/campaigns/people/{chloe.id}/")
+    page.get_by_role("button", name="Draw the letter").click()  # a worker draws it (eager in this suite)
+    expect(page.get_by_role("img", name=re.compile("Page 1 of the letter"))).to_be_visible()
     link = page.get_by_role("link", name="Letter (PDF)")
     pdf = page.request.get(link.get_attribute("href"))
     assert pdf.headers["content-type"] == "application/pdf"

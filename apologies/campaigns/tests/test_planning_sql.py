@@ -66,6 +66,11 @@ def ledger(incident) -> None:
     ErasedAddress.objects.create(email_hash=email_hash("ZOË@example.com"))
     person(incident, "erased-0123456789abcdef@Erased.Invalid", state="unsubscribed")
     contact("erased-0123456789abcdef@erased.invalid")
+    person(incident, "belgian@example.com", state="unsubscribed")
+    contact("belgian@example.com", language="")
+    Contact.objects.filter(email="belgian@example.com").update(country="BE")
+    person(incident, "typed@example.com", state="unsubscribed")
+    contact("typed@example.com", language="fr-CA")
     person(incident, "long@example.com", state="bounced")
     contact("long@example.com", valid=False)
     Contact.objects.filter(email="long@example.com").update(address_problems="x" * 400)
@@ -108,6 +113,7 @@ def test_it_plans_in_sql_as_in_python(marketer, follow_up):
         Recipient.Reason.UNSUBSCRIBED if follow_up else Recipient.Reason.ALREADY
     )
     assert len(got["long@example.com"].detail) == 300
+    assert (got["typed@example.com"].language, got["nowhere@example.com"].language) == ("fr", "de")
     assert "never_again" in got["zoë@example.com"].detail
     assert "never_again" in got["erased-0123456789abcdef@Erased.Invalid"].detail
 

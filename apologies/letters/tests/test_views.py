@@ -15,7 +15,7 @@ from apologies.campaigns import lifecycle
 from apologies.letters import gifts, layout
 from apologies.letters import services as letter_batches
 from apologies.models import Campaign, GiftPackage, Letter, LetterBatch
-from apologies.tests.letters_factories import letter_campaign, pdf_page_count, pdf_text
+from apologies.tests.letters_factories import letter_campaign, pdf_page_count
 
 pytestmark = pytest.mark.django_db
 
@@ -149,19 +149,6 @@ def test_it_marks_a_batch_mailed_and_applies_a_returns_file(
     response = client.post(reverse("apologies:letters_returns", args=[campaign.id]), {"file": upload}, follow=True)
     assert "1 letter marked returned to sender." in response.content.decode()
     assert Letter.objects.get(sequence=2).return_note == "Addressee unknown"
-
-
-def test_it_previews_one_persons_letter_as_a_pdf_before_approval(marketer_client, marketer):
-    campaign = letter_campaign(marketer, people={"zoe@example.com": {"first_name": "Zoë"}}, start=False)
-    recipient = campaign.recipients.get()
-    assert campaign.status == "draft"
-    response = marketer_client.get(reverse("apologies:letter_preview", args=[recipient.id]))
-    assert response.status_code == 200
-    assert response["Content-Type"] == "application/pdf"
-    assert response["Content-Disposition"] == f'inline; filename="letter-{recipient.short_code}.pdf"'
-    assert "Dear Zoë," in pdf_text(response.content)
-    preview = marketer_client.get(reverse("apologies:preview", args=[recipient.id])).content.decode()
-    assert reverse("apologies:letter_preview", args=[recipient.id]) in preview
 
 
 def test_it_keeps_the_gift_catalogue(marketer_client, marketer, approver):

@@ -17,6 +17,8 @@ from apologies.models import (
     DeliveryEvent,
     Letter,
     LetterBatch,
+    LetterPreview,
+    LetterPreviewPage,
     Reply,
 )
 from apologies.sending import services as sending
@@ -104,4 +106,8 @@ def zoe_everywhere(db, marketer_client, tmp_path, settings, django_capture_on_co
         short_code=recipient.short_code,
     )
     AuditEvent.objects.create(campaign=campaign, action="override", detail=f"{ZOE} moved to letter")
+    drawn = LetterPreview.objects.create(
+        recipient=recipient, version="v1", status="ready", pdf=f"%PDF Zoë Doe {ZOE}".encode(), requested_at=T0
+    )
+    LetterPreviewPage.objects.create(preview=drawn, number=1, png=b"\x89PNG Zoe Doe")
     return incident

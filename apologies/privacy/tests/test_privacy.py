@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 
-from apologies.models import Consent, Recipient
+from apologies.models import Consent, LetterPreview, Recipient
 from apologies.privacy.models import ErasedAddress, Erasure
 from apologies.privacy.services import (
     email_hash,
@@ -105,6 +105,7 @@ def test_it_leaves_no_trace_after_erase_person(zoe_everywhere):
     assert ErasedAddress.objects.get().email_hash == email_hash(ZOE)
     erasure = Erasure.objects.get()
     assert erasure.reason == "ticket 42" and erasure.counts["contact"] == 1 and erasure.counts["import_files"] >= 2
+    assert erasure.counts["letter_previews"] == 2 and not LetterPreview.objects.exists()  # the preview and its page
     assert "Erased" in out.getvalue()
     # The ledger's figures stay; other people are untouched.
     assert sorted(AffectedPerson.objects.values_list("messages", flat=True)) == figures

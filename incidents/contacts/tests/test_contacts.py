@@ -92,3 +92,26 @@ def test_it_imports_a_windows_1252_contact_list_with_its_accents(marketer_client
     assert imp.status == "done", imp.message
     lea = Contact.objects.get(email="lea@example.fr")
     assert (lea.first_name, lea.city) == ("Léa", "Besançon")
+
+
+def test_it_reads_the_language_column_as_an_iso_code(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text(
+        "email,country,locale\n"
+        "a@example.com,BE,fr-BE\n"
+        "b@example.com,DE,German\n"
+        "c@example.com,ES,ES\n"
+        "d@example.com,FR,klingonish\n"
+        "e@example.com,FR,\n",
+        encoding="utf-8",
+    )
+    call_command("import_contacts", str(path))
+    got = dict(Contact.objects.values_list("email", "language"))
+    # An unknown language is left blank: the country's then decides (apologies.campaigns.locales).
+    assert got == {
+        "a@example.com": "fr",
+        "b@example.com": "de",
+        "c@example.com": "es",
+        "d@example.com": "",
+        "e@example.com": "",
+    }

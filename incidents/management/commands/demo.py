@@ -144,15 +144,21 @@ class Command(BaseCommand):
             source="ESP export (demo)",
         )
         ledger.ledger_compute(incident=incident)
+        from apologies.campaigns.lifecycle import template_add
+        from apologies.campaigns.models import CampaignTemplate
         from apologies.campaigns.planning import campaign_create
 
-        campaign_create(
+        marketer = User.objects.get(username="marketer")
+        campaign = campaign_create(
             incident=incident,
             name="Our apology",
-            author=User.objects.get(username="marketer"),
+            author=marketer,
             gift_tiers=[3],
             seed_list="marketer@amends.localhost",
         )
+        # The demo's French, German and Spanish readers get their own words (each starts from the catalogue's).
+        for language in ("fr", "de", "es"):
+            template_add(campaign=campaign, language=language, tier=CampaignTemplate.ANY_TIER, user=marketer)
         self.stdout.write(
             f"Demo incident {incident.id}: {imp.imported} events, {incident.ledger_stats['people']} people hit."
         )
