@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count
+from django.db.models.deletion import get_candidate_relations_to_delete
 from django.utils import timezone
 
 from apologies.campaigns import locales, plan_sql
@@ -28,6 +29,7 @@ from apologies.campaigns.models import (
 )
 from apologies.campaigns.words import default_words
 from apologies.letters import stock
+from apologies.letters.models import LetterPreview
 from apologies.privacy import services as privacy
 from apologies.privacy.models import ErasedAddress
 from apologies.sending.models import Delivery
@@ -175,13 +177,15 @@ def campaign_plan(*, campaign: Campaign) -> Counter:
 def recipients_clear(*, campaign: Campaign) -> None:
     """Delete the campaign's recipients before a new plan.
 
-    In one statement when nothing but the control group refers to them (a draft's case): Django's cascade would
-    load every recipient (a million model instances) to look for rows that refer to them.
+    In one statement when nothing but the control group and letter previews refer to them (a draft's case; the
+    cascade would delete those too): Django's cascade would load every recipient (a million model instances).
     """
     campaign.control_members.all().delete()
+    LetterPreview.objects.filter(recipient__campaign=campaign).delete()
+    # Every relation Django's cascade would follow, hidden ones (related_name="+") included.
     referred = any(
         rel.related_model._base_manager.filter(**{f"{rel.field.name}__campaign": campaign}).exists()
-        for rel in Recipient._meta.related_objects
+        for rel in get_candidate_relations_to_delete(Recipient._meta)
     )
     if referred:
         campaign.recipients.all().delete()
