@@ -2,23 +2,27 @@
 glyph check, the merged PDF, manifest and ZIP of each 500-letter batch, as workers render them) and, in the
 same run, the same letter HTML (up to 2,000 letters) through bare WeasyPrint as one document.
 
-    .venv/bin/python bench/letters.py [--letters N] [--batch-size N] [--workers N] [--no-bare]
+    .venv/bin/python bench/letters.py [--letters N] [--batch-size N] [--workers N] [--celery] [--no-bare]
 
 It uses a throwaway SQLite database unless DATABASE_URL is set; on a shared database it makes its own rows
 under a fresh tag and deletes them afterwards (also what an interrupted run left), so it can run again and
-again. With --workers N, N processes render the batches side by side, as N Celery workers would.
-The last line is machine-readable.
+again. With --workers N, N processes render the batches side by side, as N Celery workers would; with
+--celery as well, N real Celery workers (solo pool, one process each) started by the bench take the render
+tasks from the broker (CELERY_BROKER_URL, Redis) and write to DATABASE_URL (PostgreSQL). The last line is JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import multiprocessing
 import os
 import re
 import resource
 import secrets
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -149,12 +153,12 @@ def render_share(batch_ids: list[int], results) -> None:
     """One worker process: render its batches one after the other; report (letters, seconds, peak MB)."""
     from django.db import connections
 
-    from apologies.letters import services as letter_batches
+    from apologies.letters import tasks
 
     connections.close_all()  # a forked process opens its own connection
     began, cpu = time.perf_counter(), time.process_time()
     for batch_id in batch_ids:
-        assert letter_batches.batch_render(batch_id=batch_id) == "ready"
+        assert tasks.render_letter_batch(batch_id) == "ready"  # the task's body, run here
     results.put((len(batch_ids), time.perf_counter() - began, peak_mb(), time.process_time() - cpu))
 
 
@@ -163,6 +167,7 @@ def real_path(campaign, user, batch_size: int, workers: int) -> tuple[float, int
     from django.db import connections, transaction
 
     from apologies.letters import services as letter_batches
+    from apologies.letters import tasks
 
     began = time.perf_counter()
     # Render here, in this process or in forked workers, not through the broker.
@@ -178,7 +183,7 @@ def real_path(campaign, user, batch_size: int, workers: int) -> tuple[float, int
     per_worker = []
     if workers <= 1:
         cpu = time.process_time()
-        render_share_inline = [letter_batches.batch_render(batch_id=i) for i in ids]
+        render_share_inline = [tasks.render_letter_batch(i) for i in ids]
         assert set(render_share_inline) == {"ready"}
         per_worker.append((len(ids), time.perf_counter() - batched, peak_mb(), time.process_time() - cpu))
     else:
@@ -197,6 +202,62 @@ def real_path(campaign, user, batch_size: int, workers: int) -> tuple[float, int
     print(f"  batching {batched - began:.2f} s, rendering {took - (batched - began):.2f} s, {len(ids)} batches")
     for n, (batches, seconds, mb, cpu) in enumerate(per_worker, 1):
         print(f"  worker {n}: {batches} batches in {seconds:.1f} s ({cpu:.1f} s of CPU), peak {mb} MB")
+    return took, run.letters, pages, per_worker
+
+
+def proc_figures(pid: int) -> tuple[float, int]:
+    """(CPU seconds, peak resident MB) of a running process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    status = Path(f"/proc/{pid}/status").read_text()
+    peak = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) // 1024
+    return cpu, peak
+
+
+def celery_path(campaign, user, batch_size: int, workers: int) -> tuple[float, int, int, list]:
+    """Batch as the app does (render tasks sent to the broker on commit); N Celery workers render them.
+
+    Returns (seconds from the batching to the last batch ready, letters, pages, per-worker (CPU s, peak MB)).
+    """
+    from django.db import transaction
+
+    from apologies.letters import services as letter_batches
+    from apologies.models import LetterBatch
+
+    celery = str(Path(sys.executable).parent / "celery")
+    subprocess.run([celery, "-A", "config", "purge", "-f"], cwd=ROOT, check=True, capture_output=True)
+    procs = [
+        subprocess.Popen(
+            [celery, "-A", "config", "worker", "--pool=solo", "-n", f"bench-letters-{n}@%h", "--loglevel=WARNING"],
+            cwd=ROOT,
+        )
+        for n in range(workers)
+    ]
+    try:
+        time.sleep(5)  # the workers connect to the broker
+        started = [proc_figures(p.pid)[0] for p in procs]  # CPU of starting up (Django, fonts) is not rendering
+        began = time.perf_counter()
+        with transaction.atomic():
+            run = letter_batches.batches_create(campaign=campaign, user=user, size=batch_size)
+        ids = [b.id for b in run.batches]
+        while True:
+            statuses = list(LetterBatch.objects.filter(id__in=ids).values_list("status", flat=True))
+            if all(s in (LetterBatch.Status.READY, LetterBatch.Status.FAILED) for s in statuses):
+                break
+            assert all(p.poll() is None for p in procs), "a worker stopped"
+            time.sleep(0.5)
+        took = time.perf_counter() - began
+        assert set(statuses) == {LetterBatch.Status.READY}, statuses
+        ended = [proc_figures(p.pid) for p in procs]
+        per_worker = [(cpu - cpu0, mb) for (cpu, mb), cpu0 in zip(ended, started, strict=True)]
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            p.wait(timeout=60)
+    pages = sum(b.pages for b in campaign.letter_batches.all())
+    for n, (cpu, mb) in enumerate(per_worker, 1):
+        print(f"  worker {n}: {cpu:.1f} s of CPU, peak {mb} MB")
     return took, run.letters, pages, per_worker
 
 
@@ -233,8 +294,13 @@ def main() -> None:
     parser.add_argument("--letters", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--workers", type=int, default=1, help="processes rendering side by side")
+    parser.add_argument("--celery", action="store_true", help="real Celery workers on the broker (PostgreSQL only)")
     parser.add_argument("--no-bare", action="store_true", help="skip the bare WeasyPrint comparison")
     args = parser.parse_args()
+    if args.celery:
+        if not os.environ["DATABASE_URL"].startswith("postgres"):
+            sys.exit("--celery needs DATABASE_URL=postgres://... and CELERY_BROKER_URL=redis://...")
+        os.environ["CELERY_TASK_ALWAYS_EAGER"] = "false"
 
     import django
 
@@ -248,13 +314,23 @@ def main() -> None:
     campaign, user = setup(args.letters, tag)
     setup_mb = peak_mb()
     try:
-        real_s, n, real_pages, per_worker = real_path(campaign, user, args.batch_size, args.workers)
-        real_mb = max(w[2] for w in per_worker)
-        # On a shared machine the wall clock counts other people's work too: CPU seconds per letter do not.
-        cpu_per_s = n / sum(w[3] for w in per_worker)
-        real_per_s = n / real_s
-        # Per process: letters a worker rendered over the seconds it spent rendering them.
-        per_process = min(args.batch_size * w[0] / w[1] for w in per_worker if w[1]) if args.workers > 1 else real_per_s
+        if args.celery:
+            real_s, n, real_pages, celery_workers = celery_path(campaign, user, args.batch_size, args.workers)
+            real_mb = max(mb for _, mb in celery_workers)
+            cpu_per_s = n / sum(cpu for cpu, _ in celery_workers)
+            real_per_s = n / real_s
+            # Each worker was busy from the first batch to (about) the last.
+            per_process = real_per_s / args.workers
+        else:
+            real_s, n, real_pages, per_worker = real_path(campaign, user, args.batch_size, args.workers)
+            real_mb = max(w[2] for w in per_worker)
+            # On a shared machine the wall clock counts other people's work too: CPU seconds per letter do not.
+            cpu_per_s = n / sum(w[3] for w in per_worker)
+            real_per_s = n / real_s
+            # Per process: letters a worker rendered over the seconds it spent rendering them.
+            per_process = (
+                min(args.batch_size * w[0] / w[1] for w in per_worker if w[1]) if args.workers > 1 else real_per_s
+            )
         print(f"real path: {n:,} letters, {real_pages:,} pages in {real_s:.2f} s: {real_per_s:.1f} letters/s "
               f"({args.workers} worker(s); {per_process:.1f} letters/s per process)")  # fmt: skip
         print(f"  {cpu_per_s:.1f} letters per CPU second; peak memory per worker {real_mb} MB (setup alone "
@@ -269,11 +345,23 @@ def main() -> None:
     finally:
         cleanup()
     ratio = cpu_per_s / bare_noqr_per_s if bare_noqr_per_s else 0
-    print(
-        f"bench letters: letters={n} workers={args.workers} seconds={real_s:.1f} real_per_s={real_per_s:.1f} "
-        f"per_process_per_s={per_process:.1f} cpu_per_s={cpu_per_s:.1f} bare_cpu_per_s={bare_per_s:.1f} "
-        f"bare_noqr_cpu_per_s={bare_noqr_per_s:.1f} ratio_to_noqr={ratio:.2f} peak_mb={real_mb}"
-    )
+    figures = {
+        "bench": "letters",
+        "letters": n,
+        "pages": real_pages,
+        "workers": args.workers,
+        "celery": args.celery,
+        "batch_size": args.batch_size,
+        "seconds": round(real_s, 1),
+        "real_per_s": round(real_per_s, 1),
+        "per_process_per_s": round(per_process, 1),
+        "cpu_per_s": round(cpu_per_s, 1),
+        "bare_cpu_per_s": round(bare_per_s, 1),
+        "bare_noqr_cpu_per_s": round(bare_noqr_per_s, 1),
+        "ratio_to_noqr": round(ratio, 2),
+        "peak_mb": real_mb,
+    }
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

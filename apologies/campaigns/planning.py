@@ -6,12 +6,16 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import islice
+from types import SimpleNamespace
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import Count
+from django.db.models.deletion import get_candidate_relations_to_delete
 from django.utils import timezone
 
-from apologies.campaigns import locales
+from apologies.campaigns import locales, plan_sql
 from apologies.campaigns.audit import audit_add
 from apologies.campaigns.lifecycle import campaign_edited
 from apologies.campaigns.models import (
@@ -25,7 +29,9 @@ from apologies.campaigns.models import (
 )
 from apologies.campaigns.words import default_words
 from apologies.letters import stock
+from apologies.letters.models import LetterPreview
 from apologies.privacy import services as privacy
+from apologies.privacy.models import ErasedAddress
 from apologies.sending.models import Delivery
 from incidents.models import AffectedPerson, Contact, Suppression
 
@@ -116,20 +122,131 @@ def audience_label(campaign: Campaign) -> str:
     return f"{tiers}; {states}"
 
 
-def campaign_plan(*, campaign: Campaign) -> Counter:
-    """Choose a channel for every person of the audience and record why. Keeps overrides."""
-    if not campaign.is_editable:
-        raise CampaignError("The audience is frozen once sending has started.")
+# People planned in Python this many at a time, and audience addresses checked against the erasures per query.
+PLAN_CHUNK = 5000
+ERASED_CHUNK = 20_000
+
+
+def audience(campaign: Campaign):
     people = AffectedPerson.objects.filter(incident=campaign.incident)
     if campaign.audience_tiers:
         people = people.filter(tier__in=campaign.audience_tiers)
     if campaign.audience_states:
         people = people.filter(state__in=campaign.audience_states)
-    people = list(people)
+    return people
+
+
+def campaign_plan(*, campaign: Campaign) -> Counter:
+    """Choose a channel for every person of the audience and record why. Keeps overrides and codes.
+
+    On PostgreSQL the audience is planned set-wise in one statement (plan_sql), people set by hand in Python;
+    elsewhere everyone in Python, a chunk at a time. Either way in one transaction, memory flat.
+    """
+    if not campaign.is_editable:
+        raise CampaignError("The audience is frozen once sending has started.")
+    policies = policy_map()
+    overrides = {
+        r.email: r for r in campaign.recipients.filter(reason=Recipient.Reason.OVERRIDE).select_related("contact")
+    }
+    set_wise = connection.vendor == "postgresql"
+    with transaction.atomic():
+        if set_wise:
+            kept = plan_sql.codes_keep(campaign=campaign)
+            codes = {email: r.short_code for email, r in overrides.items()}
+        else:
+            codes = dict(campaign.recipients.values_list("email", "short_code"))
+        recipients_clear(campaign=campaign)
+        people = audience(campaign)
+        if set_wise:
+            plan_sql.recipients_plan_sql(
+                campaign=campaign,
+                policies={c: plan_sql.Rule(a.letter, a.gift, a.invite, a.reason) for c, a in policies.items()},
+                no_rule=plan_sql.Rule(NO_RULE.letter, NO_RULE.gift, NO_RULE.invite, NO_RULE.reason),
+                erased=audience_erased(campaign),
+                languages=audience_languages(campaign),
+                skip=list(overrides),
+                kept=kept,
+            )
+            people = people.filter(email__in=list(overrides))
+        recipients_plan_python(campaign=campaign, people=people, policies=policies, overrides=overrides, codes=codes)
+        campaign.planned_at = timezone.now()
+        campaign.save(update_fields=["planned_at", "updated"])
+    return plan_sql.channel_counts(campaign=campaign)
+
+
+def recipients_clear(*, campaign: Campaign) -> None:
+    """Delete the campaign's recipients before a new plan.
+
+    In one statement when nothing but the control group and letter previews refer to them (a draft's case; the
+    cascade would delete those too): Django's cascade would load every recipient (a million model instances).
+    """
+    campaign.control_members.all().delete()
+    LetterPreview.objects.filter(recipient__campaign=campaign).delete()
+    # Every relation Django's cascade would follow, hidden ones (related_name="+") included.
+    referred = any(
+        rel.related_model._base_manager.filter(**{f"{rel.field.name}__campaign": campaign}).exists()
+        for rel in get_candidate_relations_to_delete(Recipient._meta)
+    )
+    if referred:
+        campaign.recipients.all().delete()
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {Recipient._meta.db_table} WHERE campaign_id = %s", [campaign.id])
+
+
+def audience_languages(campaign: Campaign) -> plan_sql.Languages:
+    """campaigns.locales' language for each kind of contact of the audience, for the set-wise plan."""
+    variants = set(campaign.templates.values_list("language", flat=True))
+
+    def language(contact) -> str:
+        return locales.person_language(contact=contact, default=campaign.default_language, available=variants)
+
+    return plan_sql.Languages(
+        by_contact={
+            (lang, country): language(SimpleNamespace(language=lang, country=country))
+            for lang, country in plan_sql.contact_languages(campaign=campaign)
+        },
+        no_contact=language(None),
+    )
+
+
+def audience_erased(campaign: Campaign) -> set[str]:
+    """The audience's addresses erased on request (GDPR Art. 17), as privacy.erased_among names them.
+
+    Plain ASCII addresses are hashed by PostgreSQL (only when anyone was ever erased); the others in Python.
+    """
+    erased = plan_sql.erased_plain(
+        campaign=campaign,
+        pepper=settings.PRIVACY_PEPPER.encode(),
+        domain=privacy.ERASED_DOMAIN,
+        hashes=ErasedAddress.objects.exists(),
+    )
+    others = plan_sql.not_plain(campaign=campaign)
+    while chunk := list(islice(others, ERASED_CHUNK)):
+        erased |= privacy.erased_among(chunk)
+    return erased
+
+
+def recipients_plan_python(
+    *, campaign: Campaign, people, policies: dict[str, Allowed], overrides: dict[str, Recipient], codes: dict
+) -> None:
+    """Plan and write `people` (ledger rows) a chunk at a time. `codes`: email -> the code an earlier plan gave."""
+    taken = set(codes.values())
+    stream = people.order_by("id").iterator(chunk_size=PLAN_CHUNK)
+    while chunk := list(islice(stream, PLAN_CHUNK)):
+        rows = recipients_planned(campaign, chunk, policies, overrides, codes)
+        _assign_codes(campaign, rows, taken)
+        Recipient.objects.bulk_create(rows, batch_size=2000)
+
+
+def recipients_planned(
+    campaign: Campaign, people: list[AffectedPerson], policies: dict[str, Allowed], overrides: dict, codes: dict
+) -> list[Recipient]:
+    """Recipient rows for some people of the ledger; plan_sql does the same set-wise."""
     emails = [p.email for p in people]
-    contacts = {c.email: c for c in in_chunks(Contact.objects, "email", emails)}
+    contacts = {c.email: c for c in Contact.objects.filter(email__in=emails)}
     suppressed: dict[str, set[str]] = {}
-    for s in in_chunks(Suppression.objects, "email", emails):
+    for s in Suppression.objects.filter(email__in=emails):
         suppressed.setdefault(s.email, set()).add(s.reason)
     # People erased on request (GDPR Art. 17) are never contacted again, by any channel.
     for email in privacy.erased_among(emails):
@@ -137,15 +254,10 @@ def campaign_plan(*, campaign: Campaign) -> Counter:
     already = set()
     if not campaign.allow_follow_up:
         already = set(
-            Delivery.objects.filter(incident=campaign.incident, follow_up=False)
+            Delivery.objects.filter(incident=campaign.incident, follow_up=False, email__in=emails)
             .exclude(campaign=campaign)
             .values_list("email", flat=True)
         )
-    policies = policy_map()
-    overrides = {
-        r.email: r for r in campaign.recipients.filter(reason=Recipient.Reason.OVERRIDE).select_related("contact")
-    }
-    codes = dict(campaign.recipients.values_list("email", "short_code"))
     variants = set(campaign.templates.values_list("language", flat=True))
 
     rows = []
@@ -181,7 +293,7 @@ def campaign_plan(*, campaign: Campaign) -> Counter:
                 tier=person.tier,
                 channel=channel,
                 reason=reason,
-                detail=detail,
+                detail=detail[:300],
                 invite_allowed=reached and bool(allowed and allowed.invite),
                 gift=channel == Recipient.Channel.LETTER
                 and person.tier in campaign.gift_tiers
@@ -194,30 +306,23 @@ def campaign_plan(*, campaign: Campaign) -> Counter:
                 override_by=override.override_by if override and reason == Recipient.Reason.OVERRIDE else None,
             )
         )
-    _assign_codes(rows)
-    with transaction.atomic():
-        campaign.recipients.all().delete()
-        Recipient.objects.bulk_create(rows, batch_size=2000)
-        campaign.planned_at = timezone.now()
-        campaign.save(update_fields=["planned_at", "updated"])
-    return Counter(r.channel for r in rows)
+    return rows
 
 
-def in_chunks(manager, field: str, values: list[str], size: int = 5000):
-    # SQLite caps the number of query parameters; PostgreSQL is happy either way.
-    for i in range(0, len(values), size):
-        yield from manager.filter(**{f"{field}__in": values[i : i + size]})
-
-
-def _assign_codes(rows: list[Recipient]) -> None:
-    """New people get a fresh code; people planned before keep the code a letter may already carry."""
-    taken = {r.short_code for r in rows if r.short_code}
-    for r in rows:
-        while not r.short_code:
+def _assign_codes(campaign: Campaign, rows: list[Recipient], kept: set[str]) -> None:
+    """New people get a fresh code: none that an earlier plan gave (`kept`), none already written."""
+    pending = [r for r in rows if not r.short_code]
+    taken = set(kept)
+    while pending:
+        for r in pending:
             code = new_short_code()
-            if code not in taken:
-                r.short_code = code
-                taken.add(code)
+            while code in taken:
+                code = new_short_code()
+            r.short_code = code
+            taken.add(code)
+        fresh = [r.short_code for r in pending]
+        met = set(campaign.recipients.filter(short_code__in=fresh).values_list("short_code", flat=True))
+        pending = [r for r in pending if r.short_code in met]
 
 
 def plan_channel(person, contact, suppressed: set[str], already: bool) -> tuple[str, str, str]:

@@ -6,7 +6,7 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_ready
 
-from apologies.letters import checks
+from apologies.letters import checks, layout
 from apologies.letters import services as letter_batches
 from apologies.letters import services_previews as previews
 
@@ -14,7 +14,9 @@ from apologies.letters import services_previews as previews
 # Named as before the rooms were drawn, so messages already queued in the broker still find them.
 @shared_task(name="apologies.tasks.render_letter_batch", soft_time_limit=1740, time_limit=1800)
 def render_letter_batch(batch_id: int) -> str:
-    return letter_batches.batch_render(batch_id=batch_id)
+    # The whole batch, not only its layout: the manifest and ZIP are made while every page is still in memory.
+    with layout.few_collections():
+        return letter_batches.batch_render(batch_id=batch_id)
 
 
 # A preview is one letter: a minute is far more than a good one needs, and the limit is what keeps a bad one

@@ -2,6 +2,7 @@ import pytest
 
 from apologies.campaigns import models as campaigns_models
 from apologies.campaigns import planning
+from apologies.campaigns.control_models import ControlMember
 from apologies.models import Campaign, CountryPolicy, Delivery, Recipient
 from apologies.tests.factories import IncidentFactory, contact, person
 from incidents.models import Suppression
@@ -149,3 +150,20 @@ def test_it_counts_channels_reasons_tiers_and_cost(incident, marketer):
     }
     tier3 = next(t for t in counts["by_tier"] if t["label"] == "50+")
     assert tier3["letter"] == 1
+
+
+def test_it_clears_the_control_group_and_what_refers_to_recipients_when_planned_again(incident, marketer):
+    person(incident, "a@example.com")
+    person(incident, "b@example.com")
+    campaign = planning.campaign_create(incident=incident, name="Sorry", author=marketer)
+    a, b = campaign.recipients.order_by("email")
+    ControlMember.objects.create(campaign=campaign, recipient=a, email=a.email)
+    planning.campaign_plan(campaign=campaign)  # set-wise: only the control group refers to them
+    assert not ControlMember.objects.exists()
+    assert set(campaign.recipients.values_list("email", flat=True)) == {"a@example.com", "b@example.com"}
+
+    b = campaign.recipients.get(email="b@example.com")
+    Delivery.objects.create(campaign=campaign, recipient=b, incident=incident, email=b.email, channel=b.channel)
+    planning.campaign_plan(campaign=campaign)  # through Django's cascade
+    assert not Delivery.objects.filter(campaign=campaign).exists()
+    assert campaign.recipients.count() == 2
