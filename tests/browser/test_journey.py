@@ -137,7 +137,7 @@ def test_it_takes_a_marketer_from_an_incident_to_its_ledger(
     download = download_info.value
     assert re.fullmatch(r"affected-incident-\d+\.csv", download.suggested_filename)
     rows = Path(download.path()).read_text().splitlines()
-    assert rows[0] == "email,messages,first_at,last_at,max_in_10_min,state,tier"
+    assert rows[0] == "email,messages,first_at,last_at,max_in_10_min,state,tier,language"
     assert len(rows) == 1 + PEOPLE
     assert rows[1].startswith("hit00@example.com,30,")
 
