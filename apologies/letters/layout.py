@@ -466,7 +466,7 @@ LAYOUT_GC_THRESHOLD = 50_000
 
 
 @contextmanager
-def few_collections() -> Iterator[None]:
+def few_collections(*, collect_after: bool = False) -> Iterator[None]:
     """Collect cyclic garbage less often while laying out and writing letters.
 
     WeasyPrint makes millions of short-lived objects and a batch keeps every laid-out page until its PDF is
@@ -479,6 +479,9 @@ def few_collections() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*before)
+        if collect_after:
+            # A batch's pages are garbage now: freed before the next batch, not on top of it (-100 MB a worker).
+            gc.collect()
 
 
 def letters_layout(writer: LetterWriter, items: list[LetterInput], *, duplex: bool, on_chunk=None) -> Laid:

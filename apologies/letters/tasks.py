@@ -15,7 +15,7 @@ from apologies.letters import services_previews as previews
 @shared_task(name="apologies.tasks.render_letter_batch", soft_time_limit=1740, time_limit=1800)
 def render_letter_batch(batch_id: int) -> str:
     # The whole batch, not only its layout: the manifest and ZIP are made while every page is still in memory.
-    with layout.few_collections():
+    with layout.few_collections(collect_after=True):
         return letter_batches.batch_render(batch_id=batch_id)
 
 
