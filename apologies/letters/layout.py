@@ -155,12 +155,9 @@ def clean_letter_html(text: str) -> str:
 
 
 def letter_settings(campaign: Campaign) -> LetterSettings:
-    found = LetterSettings.objects.filter(campaign=campaign).first()
-    if found is None:
-        default = LetterSettings.unsaved_default(campaign)
-        found, _ = LetterSettings.objects.get_or_create(
-            campaign=campaign, defaults={"return_address": default.return_address}
-        )
+    found, _ = LetterSettings.objects.get_or_create(
+        campaign=campaign, defaults={"return_address": LetterSettings.unsaved_default(campaign).return_address}
+    )
     return found
 
 

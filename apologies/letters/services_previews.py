@@ -78,9 +78,8 @@ def letter_preview_request(*, recipient: Recipient, user) -> LetterPreview:
     version = preview_version(recipient=recipient)
     with transaction.atomic():
         preview = LetterPreview.objects.select_for_update().filter(recipient=recipient).first()
-        if preview is not None and preview.version == version and preview_state(preview) in ("queued", "rendering"):
-            return preview
-        if preview is not None and preview.version == version and preview.status == LetterPreview.Status.READY:
+        # Already drawn, or being drawn, from the letter as it is today: nothing to ask again.
+        if preview is not None and preview.version == version and preview_state(preview) != "failed":
             return preview
         if preview is None:
             preview = LetterPreview(recipient=recipient)
