@@ -40,34 +40,52 @@ WORDS = {
 
 
 def ledger_compute(*, incident: Incident) -> dict:
-    """Recompute who was hit, how often and their state now, set-wise in the database."""
+    """Recompute who was hit, how often and their state now, set-wise in the database; returns the stats
+    stored on the incident (`ledger_stats`, with the `seconds` it took).
+
+    One pass over the incident's events groups them into messages (`amends_msgs`, a temporary table): each
+    message's first time among the events the ledger counts, whether it was never sent, and what its events
+    said since the incident began (complaint, bounce, unsubscribe, re-subscribe: these count outside the
+    incident's end and workflows too). People are then aggregated from the messages, and the busiest ten
+    minutes are counted by a window only for people whose messages span more than ten minutes.
+    """
     pg = connection.vendor == "postgresql"
     start = connection.ops.adapt_datetimefield_value(incident.started_at)
-    where = ["incident_id = %s", "occurred_at >= %s"]
-    params: list = [incident.id, start]
+    counted = [f"(message_id <> '' OR event IN ({SENT_WORDS}))"]
+    params: list = []
     if incident.ended_at:
-        where.append("occurred_at <= %s")
+        counted.append("occurred_at <= %s")
         params.append(connection.ops.adapt_datetimefield_value(incident.ended_at))
     if incident.workflows:
-        where.append("(" + " OR ".join(["workflows LIKE %s"] * len(incident.workflows)) + ")")
+        counted.append("(" + " OR ".join(["workflows LIKE %s"] * len(incident.workflows)) + ")")
         params += [f"%|{w.replace('|', '/')}|%" for w in incident.workflows]
+    counts = " AND ".join(counted)
     # A message counts once however many events it produced; one the ESP rejected (or failed to send) was
     # never sent, whatever other events it has.  Events without a message id count only when they say "sent".
     mid = "CASE WHEN message_id <> '' THEN message_id ELSE {key} END".format(key="key::text" if pg else "key")
     msgs = (
-        f"SELECT recipient, {mid} AS mid, MIN(occurred_at) AS at "
-        f"FROM incidents_sendevent WHERE {' AND '.join(where)} AND (message_id <> '' OR event IN ({SENT_WORDS})) "
-        f"GROUP BY recipient, {mid} "
-        f"HAVING MAX(CASE WHEN event IN ({NEVER_SENT_WORDS}) THEN 1 ELSE 0 END) = 0"
-    )
+        f"SELECT recipient, {mid} AS mid, "
+        f"MIN(CASE WHEN {counts} THEN occurred_at END) AS at, "
+        f"MAX(CASE WHEN {counts} AND event IN ({NEVER_SENT_WORDS}) THEN 1 ELSE 0 END) AS never, "
+        "MAX(CASE WHEN event = '{complained}' THEN 1 ELSE 0 END) AS complained, "
+        "MAX(CASE WHEN event = '{bounced}' THEN 1 ELSE 0 END) AS bounced, "
+        "MAX(CASE WHEN event = '{unsubscribed}' THEN occurred_at END) AS unsub_at, "
+        "MAX(CASE WHEN event = '{subscribed}' THEN occurred_at END) AS resub_at "
+        "FROM incidents_sendevent WHERE incident_id = %s AND occurred_at >= %s "
+        "AND (message_id <> '' OR event IN ({sent}, '{complained}', '{bounced}', '{unsubscribed}', '{subscribed}')) "
+        f"GROUP BY recipient, {mid}"
+    ).format(sent=SENT_WORDS, **WORDS)
+    # The same comparison as the window's frame (its end is the message's time plus 599.999 s).
     if pg:
         # A partition is one person: sorted by a hash of the address first (integers compare faster than
         # text), then by the address itself, so two people with the same hash stay apart.
         window = "PARTITION BY hashtext(recipient), recipient ORDER BY at RANGE BETWEEN CURRENT ROW AND "
         window += "INTERVAL '599.999 seconds' FOLLOWING"
+        within = "last_at <= first_at + INTERVAL '599.999 seconds'"
     else:
         window = "PARTITION BY recipient ORDER BY julianday(at) RANGE BETWEEN CURRENT ROW AND "
         window += f"{599.999 / 86400:.12f} FOLLOWING"
+        within = f"julianday(last_at) <= julianday(first_at) + {599.999 / 86400:.12f}"
     tier = (
         "CASE "
         + " ".join(
@@ -78,21 +96,28 @@ def ledger_compute(*, incident: Incident) -> dict:
     sql = """
         INSERT INTO incidents_affectedperson
             (incident_id, email, messages, first_at, last_at, max_in_10_min, bounced, state, tier)
-        WITH msgs AS (SELECT recipient, mid, at FROM amends_msgs),
-        agg AS (
-            SELECT recipient, COUNT(*) AS messages, MIN(at) AS first_at, MAX(at) AS last_at, MAX(n) AS peak
-            FROM (SELECT recipient, at, COUNT(*) OVER ({window}) AS n FROM msgs) w
+        WITH sent AS (SELECT recipient, at FROM amends_msgs WHERE at IS NOT NULL AND never = 0),
+        spans AS (
+            SELECT recipient, COUNT(*) AS messages, MIN(at) AS first_at, MAX(at) AS last_at FROM sent
             GROUP BY recipient
         ),
+        peaks AS (
+            SELECT recipient, MAX(n) AS peak
+            FROM (
+                SELECT recipient, COUNT(*) OVER ({window}) AS n FROM sent
+                WHERE recipient IN (SELECT recipient FROM spans WHERE NOT ({within}))
+            ) w
+            GROUP BY recipient
+        ),
+        agg AS (
+            SELECT spans.recipient, messages, first_at, last_at, COALESCE(peaks.peak, messages) AS peak
+            FROM spans LEFT JOIN peaks ON peaks.recipient = spans.recipient
+        ),
         after AS (
-            SELECT recipient,
-                MAX(CASE WHEN event = '{complained}' THEN 1 ELSE 0 END) AS complained,
-                MAX(CASE WHEN event = '{bounced}' THEN 1 ELSE 0 END) AS bounced,
-                MAX(CASE WHEN event = '{unsubscribed}' THEN occurred_at END) AS unsub_at,
-                MAX(CASE WHEN event = '{subscribed}' THEN occurred_at END) AS resub_at
-            FROM incidents_sendevent
-            WHERE incident_id = %s AND occurred_at >= %s
-              AND event IN ('{complained}', '{bounced}', '{unsubscribed}', '{subscribed}')
+            SELECT recipient, MAX(complained) AS complained, MAX(bounced) AS bounced,
+                MAX(unsub_at) AS unsub_at, MAX(resub_at) AS resub_at
+            FROM amends_msgs
+            WHERE complained = 1 OR bounced = 1 OR unsub_at IS NOT NULL OR resub_at IS NOT NULL
             GROUP BY recipient
         ),
         sup AS (
@@ -100,7 +125,7 @@ def ledger_compute(*, incident: Incident) -> dict:
                 MAX(CASE WHEN reason = '{r_complained}' THEN 1 ELSE 0 END) AS complained,
                 MAX(CASE WHEN reason IN ({r_unsub}) THEN 1 ELSE 0 END) AS unsub,
                 MAX(CASE WHEN reason = '{r_bounce}' THEN 1 ELSE 0 END) AS bounced
-            FROM incidents_suppression GROUP BY email
+            FROM incidents_suppression WHERE email IN (SELECT recipient FROM spans) GROUP BY email
         )
         SELECT %s, agg.recipient, agg.messages, agg.first_at, agg.last_at, agg.peak,
             (COALESCE(after.bounced, 0) = 1 OR COALESCE(sup.bounced, 0) = 1),
@@ -116,20 +141,22 @@ def ledger_compute(*, incident: Incident) -> dict:
         FROM agg
         LEFT JOIN after ON after.recipient = agg.recipient
         LEFT JOIN sup ON sup.email = agg.recipient
-    """.format(window=window, tier=tier, **WORDS)
+    """.format(window=window, within=within, tier=tier, **WORDS)
     started = time.monotonic()
     with transaction.atomic(), connection.cursor() as cursor:
         if pg:
-            # Sorting ~1M messages per person stays in memory instead of spilling to disk.
+            # Sorting ~1M messages per person stays in memory instead of spilling to disk; compiling these
+            # statements (JIT) costs more than it saves at this size.
             cursor.execute("SET LOCAL work_mem = '128MB'")
+            cursor.execute("SET LOCAL jit = off")
         AffectedPerson.objects.filter(incident=incident).delete()
-        # Messages are read three times below: work them out once.
+        # Messages are read several times below: work them out once.
         cursor.execute("DROP TABLE IF EXISTS amends_msgs")
-        cursor.execute(f"CREATE TEMPORARY TABLE amends_msgs AS {msgs}", params)
+        cursor.execute(f"CREATE TEMPORARY TABLE amends_msgs AS {msgs}", [*params, *params, incident.id, start])
         if pg:
             # Row counts for the planner: without them it guesses a few thousand messages and sorts badly.
             cursor.execute("ANALYZE amends_msgs")
-        cursor.execute(sql, [incident.id, start, incident.id])
+        cursor.execute(sql, [incident.id])
         stats = _ledger_stats(incident, cursor, pg)
         cursor.execute("DROP TABLE amends_msgs")
         stats["seconds"] = round(time.monotonic() - started, 3)
@@ -160,12 +187,20 @@ def _ledger_stats(incident: Incident, cursor, pg: bool) -> dict:
         lo, hi = _as_datetime(lo), _as_datetime(hi)
         span = (hi - lo).total_seconds()
         bucket = max(60, math.ceil(span / 1440 / 60) * 60)
-        epoch = "EXTRACT(EPOCH FROM at)" if pg else "(julianday(at) - 2440587.5) * 86400.0"
-        cursor.execute(
-            f"SELECT CAST(FLOOR({epoch} / {bucket}) AS BIGINT) AS b, COUNT(*) FROM amends_msgs GROUP BY 1 ORDER BY 1"
-            if pg
-            else f"SELECT CAST({epoch} / {bucket} AS INTEGER) AS b, COUNT(*) FROM amends_msgs GROUP BY 1 ORDER BY 1"
-        )
+        sent = "WHERE at IS NOT NULL AND never = 0"
+        if pg:
+            # date_bin() floors in whole microseconds; EXTRACT(EPOCH ...) is numeric, slow on every message.
+            cursor.execute(
+                f"SELECT CAST(EXTRACT(EPOCH FROM b) AS BIGINT) / {bucket}, n FROM (SELECT date_bin("
+                f"INTERVAL '{bucket} seconds', at, TIMESTAMPTZ 'epoch') AS b, COUNT(*) AS n FROM amends_msgs {sent} "
+                "GROUP BY 1) per ORDER BY 1"
+            )
+        else:
+            epoch = "(julianday(at) - 2440587.5) * 86400.0"
+            cursor.execute(
+                f"SELECT CAST({epoch} / {bucket} AS INTEGER) AS b, COUNT(*) FROM amends_msgs {sent} "
+                "GROUP BY 1 ORDER BY 1"
+            )
         counts = dict(cursor.fetchall())
         first, last = min(counts), max(counts)
         per_bucket = [

@@ -122,3 +122,37 @@ def test_it_records_the_burst_per_minute_for_the_plot(tmp_path):
     assert stats["bucket_seconds"] == 60
     assert [n for _, n in stats["per_bucket"]] == [3, 3]
     assert stats["by_count"] == [["1", 0], ["2", 0], ["3", 0], ["4", 0], ["5", 0], ["6", 1]]
+
+
+def test_it_counts_ten_minutes_exactly_whether_or_not_a_window_is_needed(tmp_path):
+    incident = IncidentFactory()
+    events = burst("close@example.com", 2, every=599)  # within ten minutes: no window is computed
+    events += burst("apart@example.com", 2, every=600)  # ten minutes apart: the window counts 1
+    events += burst("three@example.com", 3, every=450)  # 0, 450, 900 s: at most 2 in any ten minutes
+    events += burst("many@example.com", 40, every=30)  # 20 minutes: 20 in the busiest ten
+    people = load(incident, tmp_path, events)
+    assert {e: (p.messages, p.max_in_10_min) for e, p in people.items()} == {
+        "close@example.com": (2, 2),
+        "apart@example.com": (2, 1),
+        "three@example.com": (3, 2),
+        "many@example.com": (40, 20),
+    }
+
+
+def test_it_reads_a_state_outside_the_incidents_workflows_and_end(tmp_path):
+    incident = IncidentFactory(workflows=["wf-bad"], started_at=T0, ended_at=T0 + timedelta(hours=1))
+    events = burst("a@example.com", 2) + burst("b@example.com", 1) + burst("c@example.com", 1)
+    # A day later, from another list's footer: still their state now. Before the incident: not.
+    events += [sg("a@example.com", "unsubscribe", T0 + timedelta(days=1), "news-1", category="news", event_id="u")]
+    events += [sg("b@example.com", "spamreport", T0 - timedelta(hours=1), "old-1", event_id="s")]
+    # A message the ESP dropped counts for nothing, but the person's other message still counts.
+    events += [sg("c@example.com", "dropped", T0 + timedelta(minutes=2), "c-9", event_id="c9")]
+    people = load(incident, tmp_path, events)
+    assert {e: (p.messages, p.state) for e, p in people.items()} == {
+        "a@example.com": (2, "unsubscribed"),
+        "b@example.com": (1, "subscribed"),
+        "c@example.com": (1, "subscribed"),
+    }
+    incident.refresh_from_db()
+    assert incident.ledger_stats["messages"] == 4
+    assert sum(n for _, n in incident.ledger_stats["per_bucket"]) == 4
