@@ -17,7 +17,6 @@ Polars the first).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import queue
 import re
@@ -28,6 +27,7 @@ from typing import Any, BinaryIO
 
 import orjson
 import polars as pl
+import polars_hash as plh
 
 from incidents.vocabulary import EventType
 
@@ -307,13 +307,16 @@ def _fast(block: bytes, array: bool) -> tuple[pl.DataFrame, list[int]] | None:
     """The chunk's plain records as staging columns, and the indexes of the lines Python must read; None when
     the whole chunk goes to Python. `block` is whole lines, each ending with "}\n" or (in an array) "},\n"."""
     n = block.count(b"\n")
-    # Escapes are rare in these logs: look for the odd ones only when there is one at all.
-    escapes = b"\\u" in block
+    # Escapes are rare in these logs: look for the odd ones only when there is one at all (a one-byte
+    # search first: it runs at memory speed, the two-byte one does not).
+    escapes = b"\\" in block and b"\\u" in block
     # Polars reads escaped lone surrogates that orjson refuses.
     if escapes and SURROGATE.search(block):
         return None
     if array:
-        block = block.replace(b"},\n", b"}\n")
+        # A space for the array's comma: Polars reads "} " as the end of a line's object, and a replacement
+        # of the same length is a copy and a search, not a rebuild (three times faster).
+        block = block.replace(b"},\n", b"} \n")
     try:
         df = pl.read_ndjson(io.BytesIO(block), schema=SCHEMA, ignore_errors=True)
     except (pl.exceptions.PolarsError, pl.exceptions.PanicException):
@@ -433,12 +436,10 @@ def _columns(df: pl.DataFrame) -> tuple[pl.DataFrame, list[int]]:
         workflows=pl.col("combo").replace_strict(names, return_dtype=pl.String),
         esp_event_id=esp_id,
     )
-    # The key as imports.staging_rows() makes it: md5 of the ESP's event id, else of what the event says.
-    # hashlib, in this reader's thread: Polars has no md5, and PostgreSQL's would cost a second pass there.
-    md5 = hashlib.md5
-    digests = [md5(text, usedforsecurity=False).digest() for text in frame["keysrc"].cast(pl.Binary).to_list()]
+    # The key as imports.staging_rows() makes it: md5 of the ESP's event id, else of what the event says, in
+    # hex (polars-hash: native, and it lets go of the GIL while the main thread sends the last chunk).
     return frame.select(
-        key=pl.Series(digests, dtype=pl.Binary).bin.encode("hex"),
+        key=plh.col("keysrc").nchash.md5(),
         recipient="recipient",
         recipient_raw="recipient_raw",
         occurred_at=pl.from_epoch("ts", time_unit="s").dt.strftime("%Y-%m-%d %H:%M:%S+00"),
