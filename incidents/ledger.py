@@ -64,7 +64,7 @@ def ledger_compute(*, incident: Incident) -> dict:
     # never sent, whatever other events it has.  Events without a message id count only when they say "sent".
     mid = "CASE WHEN message_id <> '' THEN message_id ELSE {key} END".format(key="key::text" if pg else "key")
     msgs = (
-        f"SELECT recipient, {mid} AS mid, "
+        "SELECT recipient, "
         f"MIN(CASE WHEN {counts} THEN occurred_at END) AS at, "
         f"MAX(CASE WHEN {counts} AND event IN ({NEVER_SENT_WORDS}) THEN 1 ELSE 0 END) AS never, "
         "MAX(CASE WHEN event = '{complained}' THEN 1 ELSE 0 END) AS complained, "
