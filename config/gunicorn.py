@@ -15,7 +15,7 @@ threads = int(os.environ.get("GUNICORN_THREADS", 4))
 # gthread, but a worker stops accepting while it holds 2 connections more than its least loaded sibling
 # (config/gunicorn_balance.py). With plain gthread every worker accept()s from the shared socket and keeps what
 # it took: 32 kept-alive connections opened at once went 32/0 or 31/1 to the first process to wake, and one
-# core served them (bench/landing.py ratio 0.33 instead of ~0.95; docs/bench.md, 2026-11-30). The ways
+# core served them (bench/landing.py ratio 0.33-0.41 instead of ~0.95; docs/bench.md, 2026-11-30). The ways
 # gunicorn offers were weighed:
 # - `worker_connections` (gthread stops accepting past it) caps every worker for good: past workers x cap
 #   kept-alive clients, new connections wait in the backlog while busy ones stay, and slow clients fill a

@@ -3,11 +3,11 @@
 All workers accept() from one listening socket, and a worker keeps every connection it accepted for as long as
 the client keeps it alive. When clients open many connections at once (a proxy's keep-alive pool, a load
 test), the process that wakes first can take all of them and one core serves them while the others idle:
-bench/landing.py saw 32 of 32 connections on one of two processes (ratio 0.33 instead of ~0.95).
+bench/landing.py saw 32 of 32 connections on one of two processes (ratio 0.33-0.41 instead of ~0.95).
 
 Here each worker publishes how many connections it holds in memory shared with its siblings (made by the
 master before it forks), and stops accepting while it holds `LEAD` or more beyond the least loaded live
-sibling. The least loaded worker always accepts, so no connection is left waiting for a free slot, and the
+sibling. The least loaded worker may always accept, so no connection is left waiting for a free slot, and the
 socket stays shared: an idle worker still takes a short connection before a busy one (what per-worker
 SO_REUSEPORT sockets would give up, together with the backlog of a worker that stops).
 """
@@ -22,8 +22,9 @@ from typing import Any
 from gunicorn.workers.gthread import ThreadWorker
 
 SLOTS = 1024
-# How far ahead of the least loaded sibling a worker may be and still accept: 0 would make two idle workers
-# wait on each other's updates; 2 keeps 32 connections on two workers within 17/15 (plus races).
+# A worker accepts while it holds fewer than the least loaded sibling plus LEAD: with 0 no worker would accept
+# once all hold the same; with 1 a worker one ahead waits for every accept of the other; 2 kept wrk's 32
+# connections within 14/18 and 18/14 on two workers (the races of a burst included).
 LEAD = 2
 # A worker publishes at least once a second (its poll timeout); older figures belong to a worker that is stuck
 # or gone and must not hold the others back.
