@@ -6,6 +6,7 @@ measures the page as a mailing's readers meet it after the first one: from the c
 speed. Runs again and again on the same database and removes what it made.
 
     .venv/bin/python bench/landing.py [--seconds S] [--connections C] [--people N] [--workers W] [--threads T]
+        [--reconnect]
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ local counter = 0
 local method = "%(method)s"
 local body = "%(body)s"
 local headers = {["Content-Type"] = "application/x-www-form-urlencoded"}
+local get_headers = {}
+if %(reconnect)s then
+  headers["Connection"] = "close"
+  get_headers["Connection"] = "close"
+end
 
 setup = function(thread)
   thread:set("offset", math.random(#paths))
@@ -57,7 +63,7 @@ request = function()
   if method == "POST" then
     return wrk.format("POST", path, headers, body)
   end
-  return wrk.format("GET", path)
+  return wrk.format("GET", path, get_headers)
 end
 
 done = function(summary, latency, requests)
@@ -113,12 +119,14 @@ def wrk(
     connections: int,
     tmp: Path,
     master: int = 0,
+    reconnect: bool = False,
 ) -> dict:
     paths_file = tmp / f"paths-{method}.txt"
     paths_file.write_text("\n".join(paths) + "\n")
     script = tmp / f"{method}.lua"
     body = "choice=resubscribe" if method == "POST" else ""
-    script.write_text(LUA % {"paths": paths_file, "method": method, "body": body})
+    lua = {"paths": paths_file, "method": method, "body": body, "reconnect": "true" if reconnect else "false"}
+    script.write_text(LUA % lua)
     pids = worker_pids(master) if master else []
     cpu_before = [cpu_seconds(pid) for pid in pids]
     with subprocess.Popen(
@@ -168,6 +176,12 @@ def main() -> None:
     parser.add_argument("--post-people", type=int, default=300, help="each is POSTed several times")
     parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (default: config/gunicorn.py)")
     parser.add_argument("--threads", type=int, default=0, help="gunicorn threads (default: config/gunicorn.py)")
+    parser.add_argument(
+        "--reconnect",
+        action="store_true",
+        help="extra mode: every request on a new connection (Connection: close), as readers behind a proxy "
+        "without upstream keep-alive arrive; the goals are measured without it",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("bench/landing.py needs wrk: apt-get install wrk")
@@ -258,7 +272,13 @@ def main() -> None:
                 time.sleep(0.2)
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
-            common = {"seconds": args.seconds, "connections": args.connections, "tmp": tmp, "master": server.pid}
+            common = {
+                "seconds": args.seconds,
+                "connections": args.connections,
+                "tmp": tmp,
+                "master": server.pid,
+                "reconnect": args.reconnect,
+            }
             wrk(url, ["/bench/bare/"], method="GET", seconds=3, connections=8, tmp=tmp)  # warm up
             first_per_s = first_visits(url, get_paths)
             bare = wrk(url, ["/bench/bare/"], method="GET", **common)
@@ -302,7 +322,7 @@ def main() -> None:
         f"duplicates={duplicates} first_visits_per_s={first_per_s:.0f} "
         f"bare_conns={'/'.join(map(str, bare['connections_per_worker'])) or '?'} "
         f"landing_conns={'/'.join(map(str, landing['connections_per_worker'])) or '?'} "
-        f"load1={os.getloadavg()[0]:.2f}"
+        f"reconnect={int(args.reconnect)} load1={os.getloadavg()[0]:.2f}"
     )
 
 
