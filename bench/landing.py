@@ -6,6 +6,7 @@ measures the page as a mailing's readers meet it after the first one: from the c
 speed. Runs again and again on the same database and removes what it made.
 
     .venv/bin/python bench/landing.py [--seconds S] [--connections C] [--people N] [--workers W] [--threads T]
+        [--reconnect]
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ local counter = 0
 local method = "%(method)s"
 local body = "%(body)s"
 local headers = {["Content-Type"] = "application/x-www-form-urlencoded"}
+local get_headers = {}
+if %(reconnect)s then
+  headers["Connection"] = "close"
+  get_headers["Connection"] = "close"
+end
 
 setup = function(thread)
   thread:set("offset", math.random(#paths))
@@ -57,7 +63,7 @@ request = function()
   if method == "POST" then
     return wrk.format("POST", path, headers, body)
   end
-  return wrk.format("GET", path)
+  return wrk.format("GET", path, get_headers)
 end
 
 done = function(summary, latency, requests)
@@ -75,19 +81,66 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wrk(url: str, paths: list[str], *, method: str, seconds: int, connections: int, tmp: Path) -> dict:
+def worker_pids(master: int) -> list[int]:
+    """gunicorn's worker processes: the children of its master (Linux /proc; empty elsewhere)."""
+    try:
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    except OSError:
+        return []
+    return sorted(int(pid) for pid in children)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def connections_per_worker(port: int, pids: list[int]) -> list[int]:
+    """Established connections each worker holds on the port, as `ss` shows their owners (needs iproute2)."""
+    if not shutil.which("ss"):
+        return []
+    out = subprocess.run(
+        ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"], capture_output=True, text=True
+    ).stdout
+    owners = [set(map(int, re.findall(r"pid=(\d+),", line))) for line in out.splitlines()]
+    return [sum(pid in o for o in owners) for pid in pids]
+
+
+def wrk(
+    url: str,
+    paths: list[str],
+    *,
+    method: str,
+    seconds: int,
+    connections: int,
+    tmp: Path,
+    master: int = 0,
+    reconnect: bool = False,
+) -> dict:
     paths_file = tmp / f"paths-{method}.txt"
     paths_file.write_text("\n".join(paths) + "\n")
     script = tmp / f"{method}.lua"
     body = "choice=resubscribe" if method == "POST" else ""
-    script.write_text(LUA % {"paths": paths_file, "method": method, "body": body})
-    out = subprocess.run(
+    lua = {"paths": paths_file, "method": method, "body": body, "reconnect": "true" if reconnect else "false"}
+    script.write_text(LUA % lua)
+    pids = worker_pids(master) if master else []
+    cpu_before = [cpu_seconds(pid) for pid in pids]
+    with subprocess.Popen(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
-        timeout=seconds + 60,
-        check=True,
-    ).stdout
+    ) as proc:
+        # Mid-phase, when wrk's connections are all open: which worker holds how many of them.
+        time.sleep(seconds / 2)
+        spread = connections_per_worker(int(url.rsplit(":", 1)[1]), pids) if pids else []
+        out, _ = proc.communicate(timeout=seconds + 60)
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, proc.args, out)
+    cpu = [round(cpu_seconds(pid) - before, 1) for pid, before in zip(pids, cpu_before, strict=True)]
     m = re.search(r"RESULT (.*)", out)
     fields = dict(part.split("=") for part in m.group(1).split())
     n = int(fields["requests"])
@@ -97,6 +150,8 @@ def wrk(url: str, paths: list[str], *, method: str, seconds: int, connections: i
         "p99_ms": int(fields["p99_us"]) / 1000,
         "errors": int(fields["errors"]),
         "requests": n,
+        "connections_per_worker": spread,
+        "cpu_s_per_worker": cpu,
     }
 
 
@@ -121,6 +176,12 @@ def main() -> None:
     parser.add_argument("--post-people", type=int, default=300, help="each is POSTed several times")
     parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (default: config/gunicorn.py)")
     parser.add_argument("--threads", type=int, default=0, help="gunicorn threads (default: config/gunicorn.py)")
+    parser.add_argument(
+        "--reconnect",
+        action="store_true",
+        help="extra mode: every request on a new connection (Connection: close), as readers behind a proxy "
+        "without upstream keep-alive arrive; the goals are measured without it",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("bench/landing.py needs wrk: apt-get install wrk")
@@ -211,7 +272,13 @@ def main() -> None:
                 time.sleep(0.2)
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
-            common = {"seconds": args.seconds, "connections": args.connections, "tmp": tmp}
+            common = {
+                "seconds": args.seconds,
+                "connections": args.connections,
+                "tmp": tmp,
+                "master": server.pid,
+                "reconnect": args.reconnect,
+            }
             wrk(url, ["/bench/bare/"], method="GET", seconds=3, connections=8, tmp=tmp)  # warm up
             first_per_s = first_visits(url, get_paths)
             bare = wrk(url, ["/bench/bare/"], method="GET", **common)
@@ -227,7 +294,9 @@ def main() -> None:
     for name, r in (("bare view", bare), ("landing GET", landing), ("re-subscribe POST", post)):
         print(
             f"{name}: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
-            f"errors {r['errors']} ({r['requests']:,} requests, {args.connections} connections)"
+            f"errors {r['errors']} ({r['requests']:,} requests, {args.connections} connections; "
+            f"per worker: connections {'/'.join(map(str, r['connections_per_worker'])) or '?'}, "
+            f"CPU s {'/'.join(map(str, r['cpu_s_per_worker'])) or '?'})"
         )
     print(
         f"re-signups: {len(post_paths)} people POSTed {post['requests']:,} times, {consents} recorded, "
@@ -238,10 +307,22 @@ def main() -> None:
     Contact.objects.filter(email__in=emails).delete()
     Suppression.objects.filter(email__in=emails, source="bench").delete()
     errors = bare["errors"] + landing["errors"] + post["errors"]
+    # Requests per CPU-second of the workers, landing against bare: on a machine shared with other work the
+    # wall-clock ratio also measures how much CPU the neighbours left each phase; this one does not.
+    bare_cpu, landing_cpu = sum(bare["cpu_s_per_worker"]), sum(landing["cpu_s_per_worker"])
+    cpu_ratio = (
+        f"{(landing['requests'] / landing_cpu) / (bare['requests'] / bare_cpu):.2f}"
+        if bare_cpu and landing_cpu
+        else "?"
+    )
     print(
         f"bench landing: landing_rps={landing['rps']:.0f} bare_rps={bare['rps']:.0f} "
-        f"ratio={landing['rps'] / bare['rps']:.2f} p99_ms={landing['p99_ms']:.1f} errors={errors} lost={lost} "
-        f"duplicates={duplicates} first_visits_per_s={first_per_s:.0f}"
+        f"ratio={landing['rps'] / bare['rps']:.2f} cpu_ratio={cpu_ratio} p99_ms={landing['p99_ms']:.1f} "
+        f"errors={errors} lost={lost} "
+        f"duplicates={duplicates} first_visits_per_s={first_per_s:.0f} "
+        f"bare_conns={'/'.join(map(str, bare['connections_per_worker'])) or '?'} "
+        f"landing_conns={'/'.join(map(str, landing['connections_per_worker'])) or '?'} "
+        f"reconnect={int(args.reconnect)} load1={os.getloadavg()[0]:.2f}"
     )
 
 
