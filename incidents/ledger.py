@@ -66,7 +66,7 @@ def ledger_compute(*, incident: Incident) -> dict:
     msgs = (
         "SELECT recipient, "
         f"MIN(CASE WHEN {counts} THEN occurred_at END) AS at, "
-        f"MAX(CASE WHEN {counts} AND event IN ({NEVER_SENT_WORDS}) THEN 1 ELSE 0 END) AS never, "
+        f"MAX(CASE WHEN event IN ({NEVER_SENT_WORDS}) AND {counts} THEN 1 ELSE 0 END) AS never, "
         "MAX(CASE WHEN event = '{complained}' THEN 1 ELSE 0 END) AS complained, "
         "MAX(CASE WHEN event = '{bounced}' THEN 1 ELSE 0 END) AS bounced, "
         "MAX(CASE WHEN event = '{unsubscribed}' THEN occurred_at END) AS unsub_at, "
