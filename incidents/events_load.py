@@ -72,9 +72,11 @@ def load_end(cursor, name: str) -> None:
 
 
 def load_batch(cursor, name: str, batch: Batch) -> None:
-    """Polars' rows, in binary COPY format, straight into the load table."""
-    data = batch.copy_data()
-    with cursor.cursor.copy(f"COPY {name} ({', '.join(LOAD_COLUMNS)}) FROM STDIN (FORMAT binary)") as copy:
+    """Polars' rows, as CSV, straight into the load table."""
+    columns = ", ".join(LOAD_COLUMNS)
+    texts = ", ".join(c for c in LOAD_COLUMNS if c not in ("key", "occurred_at"))
+    data = batch.csv()
+    with cursor.cursor.copy(f"COPY {name} ({columns}) FROM STDIN (FORMAT csv, FORCE_NOT_NULL ({texts}))") as copy:
         view = memoryview(data)
         for start in range(0, len(data), 1 << 20):
             copy.write(view[start : start + (1 << 20)])

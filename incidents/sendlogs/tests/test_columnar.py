@@ -133,8 +133,8 @@ def columnar_result(data: bytes, fast: list | None = None) -> tuple[list, list]:
             if fast is not None:
                 fast.append(item.records)
             for key, recipient, raw, at, event, message_id, workflows, esp_id, ts in item.frame.iter_rows():
-                assert at == datetime.fromtimestamp(ts, UTC)
-                rows.append((key.hex(), recipient, raw, repr(float(ts)), event, message_id, workflows, esp_id, ""))
+                assert at == datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S+00")
+                rows.append((key, recipient, raw, repr(float(ts)), event, message_id, workflows, esp_id, ""))
         else:
             events.extend(item)
     rows += list(staging_rows(imp, iter(events)))
