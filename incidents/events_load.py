@@ -116,7 +116,8 @@ def load_merge(cursor, imp: Import, name: str, staged: int) -> int:
     else:
         # Most logs hold each event once: build the unique index straight away, and only when it finds a
         # duplicate key remove the extra copies (any one of equal keys is kept, as ON CONFLICT would).
-        unique = f"ALTER TABLE {name} ADD CONSTRAINT {name}_key UNIQUE (incident_id, key)"
+        # The same columns in the same order as the parent's constraint, so ATTACH takes this index as it is.
+        unique = f"ALTER TABLE {name} ADD CONSTRAINT {name}_key UNIQUE (key, incident_id)"
         try:
             with transaction.atomic():
                 cursor.execute(unique)

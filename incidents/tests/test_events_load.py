@@ -43,6 +43,23 @@ def test_it_attaches_a_first_import_as_the_incidents_partition_with_each_event_o
     assert incident.ledger_stats["messages"] == 5
 
 
+def test_it_attaches_the_load_tables_own_indexes_as_the_partitions(tmp_path):
+    incident = IncidentFactory()
+    path = write_ndjson(tmp_path / "log.json", burst("a@example.com", 3))
+
+    imports.import_local(incident=incident, path=str(path))
+
+    # ATTACH takes an index only when it matches the parent's exactly (columns and their order); any other
+    # would be built a second time, on the whole partition, inside the merge.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = %s::regclass ORDER BY 1",
+            [partition_table(incident.id)],
+        )
+        definitions = [row[0].split(" USING ")[1] for row in cursor.fetchall()]
+    assert definitions == ["btree (id)", "btree (key, incident_id)"]
+
+
 def test_it_merges_a_later_import_into_the_partition_adding_only_new_events(tmp_path):
     incident = IncidentFactory()
     first = write_ndjson(tmp_path / "first.json", burst("a@example.com", 3))
