@@ -243,6 +243,7 @@ def celery_path(campaign, user, batch_size: int, workers: int) -> tuple[float, i
         began = time.perf_counter()
         with transaction.atomic():
             run = letter_batches.batches_create(campaign=campaign, user=user, size=batch_size)
+        batched = time.perf_counter()  # committed: the render tasks are on the broker
         ids = [b.id for b in run.batches]
         while True:
             statuses = list(LetterBatch.objects.filter(id__in=ids).values_list("status", flat=True))
@@ -260,6 +261,7 @@ def celery_path(campaign, user, batch_size: int, workers: int) -> tuple[float, i
         for p in procs:
             p.wait(timeout=60)
     pages = sum(b.pages for b in campaign.letter_batches.all())
+    print(f"  batching {batched - began:.2f} s, rendering {took - (batched - began):.2f} s, {len(ids)} batches")
     for n, (cpu, mb) in enumerate(per_worker, 1):
         print(f"  worker {n}: {cpu:.1f} s of CPU, peak {mb} MB")
     return took, run.letters, pages, per_worker

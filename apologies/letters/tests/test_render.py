@@ -9,6 +9,7 @@ import tempfile
 import threading
 
 import pytest
+import segno
 from django.conf import settings
 
 from apologies import links
@@ -164,6 +165,27 @@ def test_it_prints_the_way_back_only_where_the_country_allows_it(marketer, appro
     assert "Jürgen" in text and "sorry" in text.lower()
     assert de.short_code not in text and "/sorry" not in text and "Your code" not in text
     assert qr_codes(apology_only) == []
+
+
+def test_it_prints_the_qr_code_in_black_ink_alone_one_pixel_a_module(marketer, approver, tmp_path):
+    campaign = letter_campaign(marketer, approver, people={"us@example.com": {"first_name": "Chloé"}}, start=False)
+    settings_for(campaign, return_address=US_SENDER)
+    us = campaign.recipients.get(email="us@example.com")
+
+    pdf = tmp_path / "letter.pdf"
+    pdf.write_bytes(layout.letter_preview(recipient=us))
+
+    [link] = qr_codes(pdf.read_bytes())
+    prefix = links.public_url(settings.AMENDS_SORRY_PATH)
+    assert wayback.sorry_recipient(link.removeprefix(prefix)) == us
+    size = str(len(segno.make(link, error="m", mask=0, micro=False).matrix) + 4)  # a quiet zone of two modules
+    # pdfimages -list: page, num, type, width, height, color, comp, bpc, enc, interp, ... (the logo is one too)
+    listed = subprocess.run(["pdfimages", "-list", pdf], capture_output=True, text=True, check=True).stdout
+    images = [line.split() for line in listed.splitlines()[2:]]
+    # Grey, not RGB (K only on a press), one pixel a module, drawn unsmoothed.
+    assert [image[3:10] for image in images if image[3:5] == [size, size]] == [
+        [size, size, "gray", "1", "8", "image", "no"]
+    ]
 
 
 class Listener:
