@@ -30,7 +30,7 @@ from django.utils import timezone, translation
 from django.utils.html import escape, linebreaks
 from django.utils.safestring import mark_safe
 from PIL import Image
-from weasyprint import CSS, HTML
+from weasyprint import CSS
 from weasyprint.formatting_structure.boxes import TextBox
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
@@ -40,6 +40,7 @@ from apologies.campaigns import lifecycle, locales, templating, words
 from apologies.campaigns.models import Campaign, CampaignError, CampaignTemplate, Recipient
 from apologies.letters import glyphs, qr
 from apologies.letters.addressing import text_direction, window_lines
+from apologies.letters.html_tree import LettersHTML
 from apologies.letters.models import PLAIN_PROFILE, GiftPackage, LetterSettings
 from apologies.letters.paper import (
     ADDRESS_SIZES,
@@ -428,7 +429,7 @@ class Renderer:
         sheets = [self.css]
         if pdf_x and self.icc() is not None:
             sheets.append(self.icc())
-        return HTML(string=html, base_url=static_base_url(), url_fetcher=self.fetcher).render(
+        return LettersHTML(string=html, base_url=static_base_url(), url_fetcher=self.fetcher).render(
             font_config=self.font_config, stylesheets=sheets
         )
 
