@@ -1,4 +1,5 @@
-"""The incidents app: its roles are synced after every migrate, and its Celery tasks registered."""
+"""The incidents app: its roles are synced after every migrate, its Celery tasks registered, and address
+rules remembered (contacts/addresses.py)."""
 
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate, pre_delete
@@ -9,6 +10,7 @@ class IncidentsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import tasks  # noqa: F401 - registers the tasks that imports enqueue by name
+        from .contacts.addresses import rules_cache_install
         from .events_load import incident_deleting
         from .models import Incident
         from .roles import roles_sync
@@ -17,3 +19,5 @@ class IncidentsConfig(AppConfig):
         post_migrate.connect(roles_sync, dispatch_uid="amends_roles_sync")
         # On PostgreSQL an incident's events have a partition of their own (events_load.py).
         pre_delete.connect(incident_deleting, sender=Incident, dispatch_uid="amends_incident_partition")
+        # Addresses are normalised and formatted per letter and per imported contact: rules per place, once.
+        rules_cache_install()

