@@ -255,3 +255,16 @@ def test_it_raises_the_readers_error_where_the_records_are_read():
     assert next(items) == 1
     with pytest.raises(LimitError, match="larger than 1 MB"):
         next(items)
+
+
+def test_it_stops_the_polars_threads_when_the_import_stops_reading(monkeypatch):
+    monkeypatch.setattr(columnar, "CHUNK_BYTES", 700)
+    lines = [dict(PLAIN, sg_event_id=f"e{n}", timestamp=PLAIN["timestamp"] + n) for n in range(200)]
+    items = parse_columnar(open_log(io.BytesIO(as_ndjson(lines))), "sendgrid_json")
+    first = next(items)
+    assert isinstance(first, columnar.Batch)
+
+    items.close()
+
+    names = [thread.name for thread in threading.enumerate()]
+    assert not [name for name in names if name.startswith(("sendlog-reader", "sendlog-polars"))]
