@@ -2,8 +2,9 @@
 
 Prints events/s for the import (read and parse, load, merge; the ledger computed in the same transaction is
 timed on its own), the same rows loaded by a bare COPY into an empty table in the same run (three times, the
-median counts), their ratio, peak memory and the ledger time; the last line is JSON. The file is written streaming to a temporary folder and
-removed, the incident (and its partition) deleted: the bench runs again and again on the same database.
+median counts), their ratio, peak memory and the ledger time; the last line is JSON. The file is written
+streaming to a temporary folder and removed, the incident (and its partition) deleted: the bench runs again and
+again on the same database.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/amends_bench .venv/bin/python bench/ingest.py [--events N]
         [--options]
