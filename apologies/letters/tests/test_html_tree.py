@@ -22,6 +22,7 @@ BODIES = [
     '<table><tbody><tr><td>a</td><td colspan="2">b</td></tr></tbody></table>',
     "<blockquote><p>quoted</p></blockquote><h2>Title</h2><hr><p>x<br>y</p>",
     '<p dir="rtl"><bdi dir="rtl">\u05e9\u05dc\u05d5\u05dd</bdi> <a href="https://example.com/?a=1&amp;b=2">link</a></p>',
+    '<p title="caf&eacute;&nbsp;&#8230;">a&nbsp;b &eacute; &hellip; &#128; &#xD800;</p>',
     # HTML5 repairs these; html.parser would not: each goes to tinyhtml5.
     "<table><tr><td>no tbody</td></tr></table>",
     "<p>one<p>two</p>",
@@ -30,6 +31,9 @@ BODIES = [
     "<li>outside a list</li>",
     "<a href='#'>a<a href='#'>b</a></a>",
     "<p>&eacute; &copy &nbsp;</p>",
+    "<p>Tom & Jerry</p>",
+    "<p>&NotANamedOne;x &notit;</p>",
+    '<a href="?a=1&copy=2">a legacy name in an attribute</a>',
     "<p>line\r\nbreak</p>",
     "<!-- a comment --><p>x</p>",
     "<div/>text",
@@ -61,7 +65,7 @@ def test_it_reads_the_ordinary_bodies_itself_and_refuses_the_repaired_ones():
             read.append(body)
         except NotOurs:
             pass
-    assert read == BODIES[:6]
+    assert read == BODIES[:7]
 
 
 def test_it_builds_the_document_weasyprint_builds(marketer, approver, same_tree_as_tinyhtml5):
