@@ -7,14 +7,12 @@ out together, because embedding and subsetting the fonts is a fixed cost per PDF
 from __future__ import annotations
 
 import base64
-import gc
 import io
 import logging
 import mimetypes
 import re
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -40,6 +38,7 @@ from apologies.campaigns import lifecycle, locales, templating, words
 from apologies.campaigns.models import Campaign, CampaignError, CampaignTemplate, Recipient
 from apologies.letters import glyphs, qr
 from apologies.letters.addressing import text_direction, window_lines
+from apologies.letters.collector import few_collections, keep_laid_out
 from apologies.letters.html_tree import LettersHTML
 from apologies.letters.models import PLAIN_PROFILE, GiftPackage, LetterSettings
 from apologies.letters.paper import (
@@ -477,29 +476,6 @@ def mark_pages(pages: list, sequence: int, *, duplex: bool) -> None:
                         box.text = box.pango_layout.text = text
 
 
-# Objects made between two young-generation collections while letters are laid out (Python's default is 700).
-LAYOUT_GC_THRESHOLD = 50_000
-
-
-@contextmanager
-def few_collections(*, collect_after: bool = False) -> Iterator[None]:
-    """Collect cyclic garbage less often while laying out and writing letters.
-
-    WeasyPrint makes millions of short-lived objects and a batch keeps every laid-out page until its PDF is
-    written, so with the default threshold the collector ran thousands of times over an ever larger heap: 40% of
-    a 500-letter batch's CPU (bench/letters.py). At 50,000 it runs a few dozen times; peak memory is about the same.
-    """
-    before = gc.get_threshold()
-    gc.set_threshold(max(before[0], LAYOUT_GC_THRESHOLD), *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
-        if collect_after:
-            # A batch's pages are garbage now: freed before the next batch, not on top of it (-100 MB a worker).
-            gc.collect()
-
-
 def letters_layout(writer: LetterWriter, items: list[LetterInput], *, duplex: bool, on_chunk=None) -> Laid:
     """Lay out letters in chunks; with duplex, a blank back after every letter that ends on a front.
 
@@ -539,6 +515,7 @@ def _letters_layout(writer: LetterWriter, items: list[LetterInput], *, duplex: b
             if duplex and len(pages) % 2:
                 laid.pages.append(r.blank_page(writer.page))
             laid.spans[item.sequence] = (first, len(laid.pages))
+        keep_laid_out()
         if on_chunk is not None:
             on_chunk(start + len(chunk))
     return laid

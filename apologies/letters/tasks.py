@@ -6,16 +6,17 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_ready
 
-from apologies.letters import checks, layout
+from apologies.letters import checks
 from apologies.letters import services as letter_batches
 from apologies.letters import services_previews as previews
+from apologies.letters.collector import few_collections
 
 
 # Named as before the rooms were drawn, so messages already queued in the broker still find them.
 @shared_task(name="apologies.tasks.render_letter_batch", soft_time_limit=1740, time_limit=1800)
 def render_letter_batch(batch_id: int) -> str:
     # The whole batch, not only its layout: the manifest and ZIP are made while every page is still in memory.
-    with layout.few_collections(collect_after=True):
+    with few_collections(collect_after=True):
         return letter_batches.batch_render(batch_id=batch_id)
 
 
