@@ -10,6 +10,9 @@ CPU (bench/letters.py). Two measures, measured with that bench:
   again. It saved ~25% of the collector's time and ~18 MB of peak per 500 letters; the batch's end unfreezes them
   and collects once. Switching the collector off for a batch instead cost 130 MB more at its peak (WeasyPrint
   leaves reference cycles behind) for about the same CPU.
+
+`gc.freeze` is process-wide. Under a threads pool (`make run`'s worker) another thread's batch may freeze this
+thread's objects or unfreeze them early: that changes when garbage is collected, never what is kept alive.
 """
 
 from __future__ import annotations
