@@ -103,7 +103,7 @@ class Batch:
     text: bytes | None = None
 
     def csv(self) -> bytes:
-        """The LOAD_COLUMNS as CSV (no header) for COPY ... FORMAT csv; made in the reader's thread."""
+        """The LOAD_COLUMNS as CSV (no header) for COPY ... FORMAT csv; made once, by _fast_csv in a Polars thread."""
         if self.text is None:
             self.text = self.frame.select(LOAD_COLUMNS).write_csv(include_header=False).encode()
         return self.text
@@ -439,7 +439,7 @@ def _fast_csv(block: bytes, array: bool) -> FastRead | None:
     if read is None:
         return None
     frame, slow = read
-    return frame, slow, frame.select(LOAD_COLUMNS).write_csv(include_header=False).encode() if frame.height else b""
+    return frame, slow, Batch(frame, frame.height).csv() if frame.height else b""
 
 
 def _columns(df: pl.DataFrame) -> tuple[pl.DataFrame, list[int]]:
