@@ -1,13 +1,14 @@
 """Send-log ingest benchmark: N SendGrid events (default 1,000,000) through the real import path on PostgreSQL.
 
-Prints events/s for the import (read and parse, load, merge; the ledger computed in the same transaction is
-timed on its own), the same rows loaded by a bare COPY into an empty table in the same run (three times, the
-median counts), their ratio, peak memory and the ledger time; the last line is JSON. The file is written
-streaming to a temporary folder and removed, the incident (and its partition) deleted: the bench runs again and
-again on the same database.
+Each round imports the file into a fresh incident (read and parse, load, merge; the ledger computed in the same
+transaction is timed on its own), recomputes the ledger, then loads the same rows by a bare COPY into an empty
+table right after: the import and its ceiling see the same machine, which on a shared one changes by a third
+from minute to minute. Prints each round and the medians (events/s, COPY rows/s, their ratio, the ledger), peak
+memory; the last line is JSON. The file is written streaming to a temporary folder and removed, each round's
+incident (and its partition) deleted: the bench runs again and again on the same database.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/amends_bench .venv/bin/python bench/ingest.py [--events N]
-        [--options]
+        [--rounds N] [--options]
 """
 
 from __future__ import annotations
@@ -76,6 +77,9 @@ def generate(path: Path, events: int, seed: int = 7) -> tuple[int, int]:
                     out.write((b",\n" if written else b"") + orjson.dumps(line))
                     written += 1
         out.write(b"\n]\n")
+        # Written to disk now, not by the kernel while the first round reads it (which slowed that round by 10%).
+        out.flush()
+        os.fsync(out.fileno())
     return written, people
 
 
@@ -158,7 +162,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--options", action="store_true", help="also time parsing in Python vs in PostgreSQL")
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="imports, each with its bare COPY (default 3; 1 above 2M events)"
+    )
     args = parser.parse_args()
+    if args.rounds is None:
+        args.rounds = 3 if args.events <= 2_000_000 else 1
 
     ensure_database(os.environ["DATABASE_URL"])
     import django
@@ -169,8 +178,7 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from incidents import imports, ledger, services
-    from incidents.models import Incident, SendEvent
+    from incidents.models import Incident
 
     # The import's own breakdown (read and load, merge, ledger) is printed with the figures.
     logging.basicConfig(level=logging.WARNING, format="  %(message)s")
@@ -199,56 +207,45 @@ def main() -> None:
                 f"Polars {options['polars']:.1f} s, "
                 f"PostgreSQL (COPY raw lines + json_to_record) {options['postgresql']:.1f} s"
             )
-        incident = services.incident_create(
-            title=title,
-            started_at=datetime(2026, 11, 20, 13, 0, tzinfo=UTC),
-            ended_at=datetime(2026, 11, 20, 20, 0, tzinfo=UTC),
-            workflows=["trial-nurture-v2"],
-        )
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        started = time.perf_counter()
-        imp = imports.import_local(incident=incident, path=str(path))
-        import_s = time.perf_counter() - started
+        found = [import_round(connection, path, title, events) for _ in range(args.rounds)]
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    assert imp.status == "done", imp.message
-    assert imp.imported == events, (imp.imported, events)
-    # The import computes the ledger in its own transaction; it is reported on its own below.
-    incident.refresh_from_db()
-    ledger_in_import_s = incident.ledger_stats["seconds"]
-    import_only_s = import_s - ledger_in_import_s
-    assert SendEvent.objects.filter(incident=incident).count() == events
 
-    started = time.perf_counter()
-    stats = ledger.ledger_compute(incident=incident)
-    ledger_s = time.perf_counter() - started
+    def median(name: str) -> float:
+        return statistics.median(r[name] for r in found)
 
-    copy_rows, copies = bare_copy(connection, incident.id)
-    copy_s = statistics.median(copies)
-    events_per_s = events / import_only_s
-    copy_per_s = copy_rows / copy_s
+    events_per_s = median("events_per_s")
+    copy_per_s = median("copy_rows_per_s")
+    ratio = median("ratio")
+    for i, r in enumerate(found, 1):
+        print(
+            f"round {i}: import {events:,} events in {r['import_s']:.2f} s = {r['events_per_s']:,.0f} events/s "
+            f"(then the ledger in the same transaction: {r['ledger_in_import_s']:.2f} s); bare COPY "
+            f"{r['copy_rows_per_s']:,.0f} rows/s; ratio {r['ratio']:.3f}; ledger recomputed {r['ledger_s']:.2f} s"
+        )
     print(
-        f"import: {events:,} events in {import_only_s:.2f} s = {events_per_s:,.0f} events/s "
-        f"(then the ledger in the same transaction: {ledger_in_import_s:.2f} s; {import_s:.2f} s in all)"
+        f"median of {len(found)}: {events_per_s:,.0f} events/s, bare COPY {copy_per_s:,.0f} rows/s, ratio {ratio:.3f} "
+        f"(each round's import and COPY back to back), ledger {median('ledger_s'):.2f} s "
+        f"({found[0]['people']:,} people, {found[0]['messages']:,} messages)"
     )
-    spread = ", ".join(f"{copy_rows / s:,.0f}" for s in copies)
-    print(f"bare COPY: {copy_rows:,} rows in {copy_s:.2f} s = {copy_per_s:,.0f} rows/s (median of {spread})")
-    print(f"ledger: {stats['people']:,} people, {stats['messages']:,} messages, recomputed in {ledger_s:.2f} s")
     print(f"peak memory: {peak_mb:.0f} MB (before the import: {rss_before:.0f} MB)")
-    Incident.objects.filter(id=incident.id).delete()
     print(
         json.dumps(
             {
                 "bench": "ingest",
                 "events": events,
                 "file_mb": round(size_mb),
+                "rounds": len(found),
                 "events_per_s": round(events_per_s),
                 "copy_rows_per_s": round(copy_per_s),
-                "copy_rows_per_s_each": [round(copy_rows / s) for s in copies],
-                "ratio": round(events_per_s / copy_per_s, 3),
-                "import_s": round(import_only_s, 2),
-                "ledger_in_import_s": round(ledger_in_import_s, 2),
-                "ledger_s": round(ledger_s, 2),
-                "ledger_s_per_million": round(ledger_s * 1e6 / events, 2),
+                "ratio": round(ratio, 3),
+                "ratio_each": [round(r["ratio"], 3) for r in found],
+                "events_per_s_each": [round(r["events_per_s"]) for r in found],
+                "copy_rows_per_s_each": [round(r["copy_rows_per_s"]) for r in found],
+                "import_s": round(median("import_s"), 2),
+                "ledger_in_import_s": round(median("ledger_in_import_s"), 2),
+                "ledger_s": round(median("ledger_s"), 2),
+                "ledger_s_per_million": round(median("ledger_s") * 1e6 / events, 2),
                 "peak_mb": round(peak_mb),
                 "rss_before_mb": round(rss_before),
                 "load_avg": round(os.getloadavg()[0], 1),
@@ -256,6 +253,47 @@ def main() -> None:
             }
         )
     )
+
+
+def import_round(connection, path: Path, title: str, events: int) -> dict:
+    """One import of the file into a fresh incident, its ledger recomputed, then the bare COPY of the same rows
+    right after (so both see the same machine); the incident is deleted. Returns the round's figures."""
+    from incidents import imports, ledger, services
+    from incidents.models import Incident, SendEvent
+
+    incident = services.incident_create(
+        title=title,
+        started_at=datetime(2026, 11, 20, 13, 0, tzinfo=UTC),
+        ended_at=datetime(2026, 11, 20, 20, 0, tzinfo=UTC),
+        workflows=["trial-nurture-v2"],
+    )
+    started = time.perf_counter()
+    imp = imports.import_local(incident=incident, path=str(path))
+    import_s = time.perf_counter() - started
+    assert imp.status == "done", imp.message
+    assert imp.imported == events, (imp.imported, events)
+    # The import computes the ledger in its own transaction; it is reported on its own.
+    incident.refresh_from_db()
+    ledger_in_import_s = incident.ledger_stats["seconds"]
+    import_only_s = import_s - ledger_in_import_s
+    assert SendEvent.objects.filter(incident=incident).count() == events
+    started = time.perf_counter()
+    stats = ledger.ledger_compute(incident=incident)
+    ledger_s = time.perf_counter() - started
+    copy_rows, copies = bare_copy(connection, incident.id, repeats=1)
+    Incident.objects.filter(id=incident.id).delete()
+    events_per_s = events / import_only_s
+    copy_per_s = copy_rows / copies[0]
+    return {
+        "import_s": import_only_s,
+        "events_per_s": events_per_s,
+        "ledger_in_import_s": ledger_in_import_s,
+        "ledger_s": ledger_s,
+        "copy_rows_per_s": copy_per_s,
+        "ratio": events_per_s / copy_per_s,
+        "people": stats["people"],
+        "messages": stats["messages"],
+    }
 
 
 if __name__ == "__main__":
