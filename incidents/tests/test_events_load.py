@@ -60,6 +60,28 @@ def test_it_attaches_the_load_tables_own_indexes_as_the_partitions(tmp_path):
     assert definitions == ["btree (id)", "btree (key, incident_id)"]
 
 
+def test_it_gives_the_partition_statistics_from_a_small_sample_and_leaves_the_target_as_it_was(tmp_path):
+    incident = IncidentFactory()
+    path = write_ndjson(tmp_path / "log.json", burst("a@example.com", 3) + burst("b@example.com", 2))
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW default_statistics_target")
+        before = cursor.fetchone()[0]
+
+    imports.import_local(incident=incident, path=str(path))
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [partition_table(incident.id)])
+        assert cursor.fetchone()[0] == 10
+        cursor.execute(
+            "SELECT n_distinct FROM pg_stats WHERE tablename = %s AND attname = 'recipient'",
+            [partition_table(incident.id)],
+        )
+        assert cursor.fetchone()[0] == -0.2  # two addresses in ten rows
+        # The smaller sample was for that ANALYZE alone: the ledger's own ANALYZE, and the session, keep theirs.
+        cursor.execute("SHOW default_statistics_target")
+        assert cursor.fetchone()[0] == before
+
+
 def test_it_merges_a_later_import_into_the_partition_adding_only_new_events(tmp_path):
     incident = IncidentFactory()
     first = write_ndjson(tmp_path / "first.json", burst("a@example.com", 3))
