@@ -135,7 +135,7 @@ def parse_options(connection, path: Path) -> dict[str, float]:
         # The import's path on PostgreSQL: Polars in a thread, CSV with md5 keys, ready for COPY.
         for item in sendlogs.parse_columnar(sendlogs.open_log(raw, limits), "sendgrid_json", limits=limits):
             if type(item) is Batch:
-                item.csv()
+                item.copy_text()
     found["polars"] = time.perf_counter() - started
     started = time.perf_counter()
     with connection.cursor() as cursor:

@@ -74,11 +74,10 @@ def load_end(cursor, name: str) -> None:
 
 
 def load_batch(cursor, name: str, batch: Batch) -> None:
-    """Polars' rows, as CSV, straight into the load table."""
+    """Polars' rows, in COPY's text format, straight into the load table."""
     columns = ", ".join(LOAD_COLUMNS)
-    texts = ", ".join(c for c in LOAD_COLUMNS if c not in ("key", "occurred_at"))
-    data = batch.csv()
-    with cursor.cursor.copy(f"COPY {name} ({columns}) FROM STDIN (FORMAT csv, FORCE_NOT_NULL ({texts}))") as copy:
+    data = batch.copy_text()
+    with cursor.cursor.copy(f"COPY {name} ({columns}) FROM STDIN (FORMAT text)") as copy:
         view = memoryview(data)
         for start in range(0, len(data), 1 << 20):
             copy.write(view[start : start + (1 << 20)])

@@ -7,7 +7,7 @@ from incidents import imports
 from incidents.events_load import load_table, partition_table
 from incidents.models import Import, Incident, SendEvent
 
-from .factories import IncidentFactory, burst, write_ndjson
+from .factories import T0, IncidentFactory, burst, sg, write_ndjson
 
 # Partitions are PostgreSQL's: skipped in the SQLite run.
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("needs_postgres")]
@@ -80,6 +80,24 @@ def test_it_gives_the_partition_statistics_from_a_small_sample_and_leaves_the_ta
         # The smaller sample was for that ANALYZE alone: the ledger's own ANALYZE, and the session, keep theirs.
         cursor.execute("SHOW default_statistics_target")
         assert cursor.fetchone()[0] == before
+
+
+def test_it_stores_fields_with_tabs_line_breaks_and_backslashes_as_they_were_written(tmp_path):
+    incident = IncidentFactory()
+    odd = [
+        sg("a@example.com", "delivered", T0, "tab\there", event_id="back\\slash", category=["line\nbreak", "x\ry"]),
+        sg("b@example.com", "delivered", T0, "plain", event_id="two\tfields", category="one\\two"),
+    ]
+    # Plain records around them, read by Polars and loaded by COPY in its text format.
+    path = write_ndjson(tmp_path / "log.json", burst("c@example.com", 20) + odd + burst("d@example.com", 20))
+
+    imp = imports.import_local(incident=incident, path=str(path))
+
+    assert (imp.status, imp.imported, imp.rejected) == (Import.Status.DONE, 82, 0)
+    stored = set(SendEvent.objects.filter(incident=incident).values_list("message_id", "esp_event_id", "workflows"))
+    assert ("tab\there", "back\\slash", "|line\nbreak|x\ry|") in stored
+    assert ("plain", "two\tfields", "|one\\two|") in stored
+    assert ("c-19", "c-19-d", "|wf-bad|") in stored
 
 
 def test_it_merges_a_later_import_into_the_partition_adding_only_new_events(tmp_path):

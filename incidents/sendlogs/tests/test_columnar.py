@@ -83,6 +83,14 @@ def variants() -> list[dict | str]:
         {"marketing_campaign_id": None},
         {"marketing_campaign_name": " Spring sale "},
         {"marketing_campaign_name": 11},
+        # What COPY's text format would read as a field's or a row's end, or an escape.
+        {"sg_message_id": "tab\there.filter1"},
+        {"sg_message_id": "back\\slash.filter1"},
+        {"sg_event_id": "line\nbreak"},
+        {"sg_event_id": "carriage\rreturn"},
+        {"category": "tab\tin a string"},
+        {"category": ["back\\slash", "plain"]},
+        {"marketing_campaign_name": "two\nlines"},
     ]
     for n, change in enumerate(changes):
         odd.append({**PLAIN, "sg_event_id": f"odd{n}", **change})
@@ -161,6 +169,22 @@ def test_it_reads_every_record_as_the_python_reader_does(chunk, layout):
     assert (rows, errors) == python_result(data)
     assert len(rows) > 40 and errors
     assert sum(fast) >= 40  # the plain ones went through Polars
+
+
+def test_it_writes_each_batch_as_copy_text_with_nothing_copy_would_read_as_an_escape(chunk):
+    found = parse_columnar(open_log(io.BytesIO(as_ndjson(variants()))), "sendgrid_json")
+    batches = [item for item in found if type(item) is Batch]
+
+    assert sum(batch.records for batch in batches) >= 40
+    for batch in batches:
+        text = batch.copy_text().decode()
+        assert "\\" not in text and "\r" not in text
+        lines = text.split("\n")
+        assert lines.pop() == ""
+        # Field for field what the frame holds, a row a line: COPY reads it back as it is.
+        assert [line.split("\t") for line in lines] == [
+            [str(value) for value in row] for row in batch.frame.select(columnar.LOAD_COLUMNS).iter_rows()
+        ]
 
 
 def test_it_leaves_a_chunk_with_an_escaped_lone_surrogate_to_python():
