@@ -273,6 +273,10 @@ def staging_rows(imp: Import, events: Iterator) -> Iterator[tuple[str, ...]]:
         if type(item) is Rejected:
             imp.reject(item.ref, item.reason)
             continue
+        nul = sendlogs.nul_field(item)
+        if nul:
+            imp.reject(item.ref, f"a NUL character (\\u0000) in the {nul}: a database cannot store it as text")
+            continue
         ts = item.occurred_at.timestamp()
         if item.esp_event_id:
             raw = "id\x1f" + item.esp_event_id

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .readers import DEFAULT_LIMITS, HEAD_SIZE, LimitError, Limits, open_csv, open_log
-from .records import Event, FormatError, Rejected
+from .records import Event, FormatError, Rejected, nul_field
 from .registry import (
     ANYMAIL_ESP_NAMES,
     FORMAT_LABELS,
@@ -30,6 +30,7 @@ __all__ = [
     "csv_header",
     "csv_preview",
     "detect_format",
+    "nul_field",
     "open_csv",
     "open_log",
     "parse",

@@ -78,8 +78,9 @@ ESCAPED_KEY = re.compile(rb'\\u[0-9a-fA-F]{4}[^"\n]*"\s*:')
 SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 MAX_EPOCH = 100_000_000_000  # above this epoch() reads milliseconds
 SEPARATORS = "[\x02\x1e\x1f]"
-# What COPY's text format would read as an escape or the end of a field or row: a field holding one goes to Python.
-PLAIN_TEXT = r"[\t\n\r\\]"
+# What COPY's text format would read as an escape or the end of a field or row, and the NUL no text can hold: a
+# field with one goes to Python (which rejects a NUL, see imports.nul_field).
+PLAIN_TEXT = r"[\t\n\r\\\x00]"
 
 
 @dataclass(slots=True)
@@ -405,9 +406,9 @@ def _fast(block: bytes, array: bool) -> tuple[pl.DataFrame, list[int]] | None:
         & ~category.str.contains(SEPARATORS).fill_null(False)
         & ~pl.col("marketing_campaign_name").str.contains(SEPARATORS).fill_null(False)
     ).fill_null(False)
-    if b"\\" in block or b"\t" in block or b"\r" in block:
-        # A tab, a line break or a backslash in a field is written by a JSON escape (or a raw tab or carriage
-        # return, which Polars reads inside a string): the fields COPY reads as text are searched only then.
+    if b"\\" in block or b"\t" in block or b"\r" in block or b"\x00" in block:
+        # A tab, a line break, a backslash or a NUL in a field is written by a JSON escape (or raw, which Polars
+        # reads inside a string): the fields COPY reads as text are searched only then.
         for name in ("sg_message_id", "sg_event_id", "category", "marketing_campaign_name"):
             plain = plain & ~pl.col(name).str.contains(PLAIN_TEXT).fill_null(False)
     if hidden:

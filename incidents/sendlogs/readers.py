@@ -529,7 +529,9 @@ def open_csv(fileobj: BinaryIO, *, encoding: str = "", delimiter: str = "", limi
 def csv_rows(reader: Any, encoding: str = "utf-8") -> Iterator[tuple[int, list[str] | Rejected]]:
     """Rows with the line they start on (the header is line 1); blank rows skipped.
 
-    A line that does not decode stops the file with a FormatError naming the line and the encoding.
+    A line that does not decode stops the file with a FormatError naming the line and the encoding. A row with a
+    NUL character is rejected, naming its column: no database text can hold one (PostgreSQL refuses the row, and
+    with it the whole batch it came in).
     """
     while True:
         start = reader.line_num + 1
@@ -548,6 +550,10 @@ def csv_rows(reader: Any, encoding: str = "utf-8") -> Iterator[tuple[int, list[s
                 return
             continue
         if any(cell.strip() for cell in row):
+            if "\x00" in "".join(row):
+                column = next(i for i, cell in enumerate(row, 1) if "\x00" in cell)
+                yield start, Rejected(start, f"a NUL character (\\u0000) in column {column}: no database can store it")
+                continue
             yield start, row
 
 

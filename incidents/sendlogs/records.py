@@ -41,6 +41,40 @@ class FormatError(Exception):
     """The file is not of the chosen (or of any known) format."""
 
 
+# An event's text fields, as the import's errors name them.
+TEXT_FIELDS = {
+    "recipient": "recipient address",
+    "recipient_raw": "recipient address",
+    "message_id": "message id",
+    "esp_event_id": "event id",
+    "detail": "event's detail",
+}
+
+
+def nul_field(item: Event) -> str:
+    """The name of the first field holding a NUL character, or "": PostgreSQL's text cannot hold one (SQLite's
+    could, and an import must read the same on both); imports reject such a record, the watch skips it."""
+    for name, label in TEXT_FIELDS.items():
+        if "\x00" in getattr(item, name):
+            return label
+    if any("\x00" in workflow for workflow in item.workflows):
+        return "categories or tags"
+    return ""
+
+
+def nul_free(value: Any) -> Any:
+    """`value` with every NUL character replaced by U+FFFD, in a string or in the strings (keys too) of a JSON-like
+    value: what an ESP's webhook (an event, a reply) says is kept, readable, where no text column could take a NUL.
+    """
+    if value.__class__ is str:
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if value.__class__ is dict:
+        return {nul_free(k): nul_free(v) for k, v in value.items()}
+    if value.__class__ is list:
+        return [nul_free(item) for item in value]
+    return value
+
+
 # Shared helpers for field values
 
 

@@ -104,6 +104,28 @@ def test_it_keeps_the_original_address_and_normalises_it(tmp_path):
     assert incident.affected.get().email == "a@example.com"
 
 
+def test_it_rejects_a_record_with_a_nul_character_naming_the_field_and_keeps_the_others(tmp_path):
+    incident = IncidentFactory()
+    nul = [
+        sg("n1@example.com", "delivered", T0, "m\x00id", event_id="n1"),
+        sg("n2@example.com", "delivered", T0, "m2", event_id="ev\x00id"),
+        sg("n3@example.com", "delivered", T0, "m3", event_id="n3", category=["ok", "c\x00t"]),
+    ]
+    # Among plain records: on PostgreSQL those are read by Polars, the NUL ones handed to Python.
+    path = write_ndjson(tmp_path / "log.json", burst("a@example.com", 10) + nul + burst("b@example.com", 10))
+
+    imp = imports.import_local(incident=incident, path=str(path))
+
+    assert imp.status == Import.Status.DONE, imp.message
+    assert (imp.imported, imp.rejected) == (40, 3)
+    assert [(e["ref"], e["reason"].split(":")[0]) for e in imp.errors] == [
+        (21, "a NUL character (\\u0000) in the message id"),
+        (22, "a NUL character (\\u0000) in the event id"),
+        (23, "a NUL character (\\u0000) in the categories or tags"),
+    ]
+    assert not SendEvent.objects.filter(incident=incident, recipient__startswith="n").exists()
+
+
 def test_it_imports_a_generic_csv_with_a_mapping(tmp_path):
     incident = IncidentFactory(workflows=["promo-7"])
     path = tmp_path / "export.csv"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -12,12 +13,14 @@ from django.db.models import Q, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from incidents.sendlogs import Event, records_from_esp_event
+from incidents.sendlogs import Event, nul_field, records_from_esp_event
 from incidents.sendlogs.records import address
 
 from . import services_alerts, tasks, windows
 from .models import WatchBatch, WatchedEsp, WatchedEvent, WatchRule, WorkflowMinute
 from .rules import BASELINE_MIN_HOURS, DEFAULTS, Row, rules_current, rules_judge
+
+log = logging.getLogger(__name__)
 
 # The ESPs the watch has an endpoint for: URL slug -> anymail's esp_name.
 ESPS = {
@@ -122,6 +125,12 @@ def watch_receive(*, esp: str, events) -> WatchBatch:
     rows = []
     for event in events:
         for record in records_read(esp_name=esp_name, event=event):
+            nul = nul_field(record)
+            if nul:
+                # No text column can keep it, and one such event must not fail the POST (the ESP would resend
+                # every event in it, again and again).
+                log.warning("watch %s: event %r skipped, a NUL character in its %s", esp, record.esp_event_id, nul)
+                continue
             workflows = record.workflows
             rows.append(
                 (

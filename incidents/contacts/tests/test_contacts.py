@@ -37,6 +37,18 @@ def test_it_imports_contacts_and_flags_invalid_addresses(marketer_client, django
     assert "1 contact has an address that is missing or not valid (soren@example.com)" in imp.message
 
 
+def test_it_rejects_a_row_with_a_nul_character_naming_its_column_and_keeps_the_others(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("email,first name,city\na@example.com,Ann,Oslo\nb@example.com,B\x00b,Oslo\nc@example.com,Cy,Rome\n")
+
+    call_command("import_contacts", str(path))
+
+    imp = Import.objects.get()
+    assert (imp.status, imp.imported, imp.rejected) == ("done", 2, 1)
+    assert imp.errors == [{"ref": 3, "reason": "a NUL character (\\u0000) in column 2: no database can store it"}]
+    assert sorted(Contact.objects.values_list("email", flat=True)) == ["a@example.com", "c@example.com"]
+
+
 def test_it_upserts_by_email(tmp_path):
     ContactFactory(email="zoe@example.com", first_name="Old", language="fr")
     path = tmp_path / "c.csv"

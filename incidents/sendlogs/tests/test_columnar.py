@@ -91,6 +91,8 @@ def variants() -> list[dict | str]:
         {"category": "tab\tin a string"},
         {"category": ["back\\slash", "plain"]},
         {"marketing_campaign_name": "two\nlines"},
+        {"sg_event_id": "nul\x00"},
+        {"category": ["nul\x00"]},
     ]
     for n, change in enumerate(changes):
         odd.append({**PLAIN, "sg_event_id": f"odd{n}", **change})
@@ -178,7 +180,7 @@ def test_it_writes_each_batch_as_copy_text_with_nothing_copy_would_read_as_an_es
     assert sum(batch.records for batch in batches) >= 40
     for batch in batches:
         text = batch.copy_text().decode()
-        assert "\\" not in text and "\r" not in text
+        assert "\\" not in text and "\r" not in text and "\x00" not in text
         lines = text.split("\n")
         assert lines.pop() == ""
         # Field for field what the frame holds, a row a line: COPY reads it back as it is.

@@ -165,6 +165,19 @@ def test_it_applies_a_replayed_post_once():
     assert WatchBatch.objects.filter(state="done").count() == 3
 
 
+def test_it_keeps_a_post_whose_event_holds_a_nul_character_skipping_only_that_event(caplog):
+    events = loop("nurture", people=2, times=2)
+    events[1]["sg_event_id"] = "e\x00"
+    events[2]["category"] = ["nurture", "n\x00"]
+
+    response = post(events)
+
+    assert response.status_code == 200
+    assert WatchedEvent.objects.count() == len(events) - 2
+    assert "a NUL character in its event id" in caplog.text
+    assert "a NUL character in its categories or tags" in caplog.text
+
+
 def test_it_counts_a_batch_once_even_when_its_task_runs_twice():
     post(loop("nurture", people=1, times=6))
     batch = WatchBatch.objects.get()
