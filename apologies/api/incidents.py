@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, File, Form, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
+from pydantic import field_validator
 
 from apologies.api import access
 from apologies.results import services as outcomes
@@ -27,6 +28,14 @@ class IncidentIn(Schema):
     what_happened: str = ""
     root_cause: str = ""
     fix: str = ""
+
+    @field_validator("title", "workflows", "what_happened", "root_cause", "fix")
+    @classmethod
+    def without_nul(cls, value: str | list[str]) -> str | list[str]:
+        # The browser's forms refuse it (Django's CharField); here it would reach PostgreSQL and fail as a 500.
+        if any("\x00" in text for text in (value if isinstance(value, list) else [value])):
+            raise ValueError("contains a NUL character (\\u0000), which no database text can hold")
+        return value
 
 
 class IncidentOut(Schema):

@@ -19,7 +19,7 @@ from apologies.wayback.services import delivery_for_unsubscribe_token, unsubscri
 from incidents.contacts import suppressions
 from incidents.models import Suppression
 from incidents.sendlogs import records_from_esp_event
-from incidents.sendlogs.records import Event
+from incidents.sendlogs.records import Event, nul_free
 from incidents.vocabulary import EventType
 
 # The delivery's timestamp each event sets.
@@ -84,19 +84,22 @@ def tracking_receive(*, event, esp_name: str) -> DeliveryEvent | None:
         raw = json.loads(json.dumps(event.esp_event, default=str))
     except (TypeError, ValueError):
         raw = {"unreadable": str(event.esp_event)[:2000]}
+    # A NUL in the payload would fail the request (PostgreSQL's text and jsonb cannot hold one) and the ESP would
+    # retry it for days: what the event says is kept, each NUL shown as U+FFFD.
+    raw = nul_free(raw)
     event_type, person_state = tracking_meaning(
         esp_name=esp_name, esp_event=event.esp_event, anymail_type=event.event_type
     )
     stored, created = DeliveryEvent.objects.get_or_create(
-        esp_event_id=f"{esp_name}:{key}"[:255],
+        esp_event_id=nul_free(f"{esp_name}:{key}"[:255]),
         defaults={
             "delivery": delivery,
             "event_type": event_type,
             "person_state": person_state,
-            "recipient": (event.recipient or "").lower()[:254],
-            "message_id": (event.message_id or "")[:255],
+            "recipient": nul_free((event.recipient or "").lower()[:254]),
+            "message_id": nul_free((event.message_id or "")[:255]),
             "occurred_at": when,
-            "description": (event.description or event.mta_response or "")[:500],
+            "description": nul_free((event.description or event.mta_response or "")[:500]),
             "raw": raw if isinstance(raw, dict) else {"event": raw},
         },
     )
@@ -181,11 +184,13 @@ def reply_receive(*, message) -> Reply | None:
     if delivery is None and sender:
         delivery = Delivery.objects.filter(email=sender).exclude(status=Delivery.Status.QUEUED).order_by("-id").first()
         matched_by = Reply.Match.SENDER if delivery else matched_by
-    text = message.text or ""
-    if not text.strip() and message.html:
-        text = classify.html_to_text(message.html)
+    # A NUL (a broken mailer's) would fail the request and lose the reply: kept, shown as U+FFFD.
+    html = nul_free(message.html or "")
+    text = nul_free(message.text or "")
+    if not text.strip() and html:
+        text = classify.html_to_text(html)
     headers = {k: str(v) for k, v in message.items()}
-    message_id = (message.get("Message-ID", "") or "").strip()[:500]
+    message_id = nul_free((message.get("Message-ID", "") or "").strip()[:500])
     if message_id:
         seen = Reply.objects.filter(message_id=message_id).first()
         if seen:
@@ -198,10 +203,10 @@ def reply_receive(*, message) -> Reply | None:
                 delivery=delivery,
                 channel=Reply.Channel.EMAIL,
                 matched_by=matched_by,
-                from_email=sender[:254],
-                subject=(message.subject or "")[:500],
+                from_email=nul_free(sender[:254]),
+                subject=nul_free((message.subject or "")[:500]),
                 text=text,
-                html=message.html or "",
+                html=html,
                 message_id=message_id,
                 kind=reading.kind,
                 language=reading.language,

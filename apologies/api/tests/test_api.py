@@ -93,6 +93,17 @@ def test_it_answers_422_for_an_invalid_incident(client, marketer):
     assert response.status_code == 422
 
 
+def test_it_answers_422_naming_the_field_for_a_nul_character(client, marketer):
+    for field, value in (("title", "Loop\x00"), ("workflows", ["wf\x00"])):
+        bad = {**INCIDENT, field: value}
+        response = client.post("/api/incidents", bad, content_type="application/json", **bearer(marketer))
+        assert response.status_code == 422
+        [error] = response.json()["detail"]
+        assert error["loc"][-1] == field
+        assert "contains a NUL character" in error["msg"]
+    assert not Incident.objects.exists()
+
+
 def test_it_uploads_a_send_log_and_reports_its_progress(
     client, marketer, viewer, tmp_path, django_capture_on_commit_callbacks
 ):

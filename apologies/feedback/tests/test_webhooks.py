@@ -138,6 +138,24 @@ def test_it_matches_a_reply_by_its_reply_to_address_and_classifies_it(delivery):
     assert reply.campaign == delivery.campaign
 
 
+def test_it_keeps_a_reply_and_an_event_holding_a_nul_character_showing_it_as_a_replacement_character(
+    delivery, django_capture_on_commit_callbacks
+):
+    # A broken mailer's NUL: no text column takes one, and a failed request would be retried for days.
+    payload = inbound(links.reply_address(delivery.id), "Merci\x00 beaucoup", subject="Re:\x00 sorry")
+    bounce = postmark("Bounce", delivery, ID=43, Type="HardBounce", TypeCode=1, Description="Mailbox\x00 not found")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post("/anymail/postmark/inbound/", payload).status_code == 200
+        assert post("/anymail/postmark/tracking/", bounce).status_code == 200
+
+    assert list(Reply.objects.values_list("text", "subject")) == [("Merci\ufffd beaucoup", "Re:\ufffd sorry")]
+    event = DeliveryEvent.objects.get()
+    assert event.description == "Mailbox\ufffd not found"
+    assert event.raw["Description"] == "Mailbox\ufffd not found"
+    assert Suppression.objects.filter(email=delivery.email, reason="hard_bounce").exists()
+
+
 def test_it_matches_by_references_then_by_sender(delivery):
     headers = [("In-Reply-To", "<883953f4-6105-42a2-a16a-77a8eac79483>")]
     post("/anymail/postmark/inbound/", inbound("sorry@amends.localhost", "Why 25 emails?", headers=headers))
