@@ -275,7 +275,7 @@ def staging_rows(imp: Import, events: Iterator) -> Iterator[tuple[str, ...]]:
             continue
         nul = sendlogs.nul_field(item)
         if nul:
-            imp.reject(item.ref, f"a NUL character (\\u0000) in the {nul}: a database cannot store it as text")
+            imp.reject(item.ref, f"a NUL character (\\u0000) in the {nul}: no database text can hold it")
             continue
         ts = item.occurred_at.timestamp()
         if item.esp_event_id:

@@ -79,7 +79,7 @@ SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 MAX_EPOCH = 100_000_000_000  # above this epoch() reads milliseconds
 SEPARATORS = "[\x02\x1e\x1f]"
 # What COPY's text format would read as an escape or the end of a field or row, and the NUL no text can hold: a
-# field with one goes to Python (which rejects a NUL, see imports.nul_field).
+# field with one goes to Python (which rejects a NUL, see records.nul_field).
 PLAIN_TEXT = r"[\t\n\r\\\x00]"
 
 
@@ -107,9 +107,9 @@ class Batch:
 
     def copy_text(self) -> bytes:
         """The LOAD_COLUMNS in COPY's text format (tab-separated, a row a line, no header); made once, by
-        _fast_text in a Polars thread. Written as they are, unescaped: a plain record holds no tab, line break or
-        backslash in any field (see PLAIN_TEXT), and no field is null. PostgreSQL reads this format 13% faster
-        than CSV (1.45 against 1.67 s for 1,000,000 rows) and Polars writes it 17% faster."""
+        _fast_text in a Polars thread. Written as they are, unescaped: a plain record holds no tab, line break,
+        backslash or NUL in any field (see PLAIN_TEXT), and no field is null. PostgreSQL reads this format 13%
+        faster than CSV (1.45 against 1.67 s for 1,000,000 rows) and Polars writes it 17% faster."""
         if self.text is None:
             self.text = (
                 self.frame.select(LOAD_COLUMNS)

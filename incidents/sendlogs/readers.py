@@ -552,7 +552,8 @@ def csv_rows(reader: Any, encoding: str = "utf-8") -> Iterator[tuple[int, list[s
         if any(cell.strip() for cell in row):
             if "\x00" in "".join(row):
                 column = next(i for i, cell in enumerate(row, 1) if "\x00" in cell)
-                yield start, Rejected(start, f"a NUL character (\\u0000) in column {column}: no database can store it")
+                reason = f"a NUL character (\\u0000) in column {column}: no database text can hold it"
+                yield start, Rejected(start, reason)
                 continue
             yield start, row
 

@@ -45,7 +45,7 @@ def test_it_rejects_a_row_with_a_nul_character_naming_its_column_and_keeps_the_o
 
     imp = Import.objects.get()
     assert (imp.status, imp.imported, imp.rejected) == ("done", 2, 1)
-    assert imp.errors == [{"ref": 3, "reason": "a NUL character (\\u0000) in column 2: no database can store it"}]
+    assert imp.errors == [{"ref": 3, "reason": "a NUL character (\\u0000) in column 2: no database text can hold it"}]
     assert sorted(Contact.objects.values_list("email", flat=True)) == ["a@example.com", "c@example.com"]
 
 
