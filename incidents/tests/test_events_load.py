@@ -100,6 +100,22 @@ def test_it_stores_fields_with_tabs_line_breaks_and_backslashes_as_they_were_wri
     assert ("c-19", "c-19-d", "|wf-bad|") in stored
 
 
+def test_it_numbers_an_imports_events_in_file_order_from_a_cached_sequence(tmp_path):
+    incident = IncidentFactory()
+    path = write_ndjson(tmp_path / "log.json", burst("a@example.com", 4))
+
+    imports.import_local(incident=incident, path=str(path))
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT seqcache FROM pg_sequence "
+            "WHERE seqrelid = pg_get_serial_sequence('incidents_sendevent', 'id')::regclass"
+        )
+        assert cursor.fetchone()[0] == 1000  # migration 0012: the COPY takes ids without locking per row
+    ids = list(SendEvent.objects.filter(incident=incident).order_by("id").values_list("esp_event_id", flat=True))
+    assert ids == [f"a-{i}-{kind}" for i in range(4) for kind in "pd"]
+
+
 def test_it_merges_a_later_import_into_the_partition_adding_only_new_events(tmp_path):
     incident = IncidentFactory()
     first = write_ndjson(tmp_path / "first.json", burst("a@example.com", 3))
