@@ -54,6 +54,16 @@ TEXT_FIELDS = {
 def nul_field(item: Event) -> str:
     """The name of the first field holding a NUL character, or "": PostgreSQL's text cannot hold one (SQLite's
     could, and an import must read the same on both); imports reject such a record, the watch skips it."""
+    # Asked of every record an import reads: one pass over the fields first (0.16 against 0.62 us a record).
+    if not (
+        "\x00" in item.recipient_raw
+        or "\x00" in item.recipient
+        or "\x00" in item.message_id
+        or "\x00" in item.esp_event_id
+        or "\x00" in item.detail
+        or "\x00" in "".join(item.workflows)
+    ):
+        return ""
     for name, label in TEXT_FIELDS.items():
         if "\x00" in getattr(item, name):
             return label
