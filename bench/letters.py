@@ -14,6 +14,7 @@ tasks from the broker (CELERY_BROKER_URL, Redis) and write to DATABASE_URL (Post
 from __future__ import annotations
 
 import argparse
+import atexit
 import gc
 import json
 import multiprocessing
@@ -21,6 +22,7 @@ import os
 import re
 import resource
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,6 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 WORK = Path(tempfile.mkdtemp(prefix="amends-bench-letters-"))
+# Its SQLite database, media and PDFs go with the run, however it ends (the rows in a shared database: see main).
+atexit.register(shutil.rmtree, WORK, ignore_errors=True)
 os.environ.setdefault("DATABASE_URL", f"sqlite:///{WORK / 'bench.sqlite3'}")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("MEDIA_ROOT", str(WORK / "media"))
