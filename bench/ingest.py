@@ -77,7 +77,7 @@ def generate(path: Path, events: int, seed: int = 7) -> tuple[int, int]:
                     out.write((b",\n" if written else b"") + orjson.dumps(line))
                     written += 1
         out.write(b"\n]\n")
-        # Written to disk now, not by the kernel while the first round reads it (which slowed that round by 10%).
+        # Written to disk now, not by the kernel while the first round reads it (one run's round 1 was 10% slower).
         out.flush()
         os.fsync(out.fileno())
     return written, people
