@@ -47,7 +47,8 @@ def ledger_compute(*, incident: Incident) -> dict:
     message's first time among the events the ledger counts, whether it was never sent, and what its events
     said since the incident began (complaint, bounce, unsubscribe, re-subscribe: these count outside the
     incident's end and workflows too). People are then aggregated from the messages, and the busiest ten
-    minutes are counted by a window only for people whose messages span more than ten minutes.
+    minutes are counted by a window only for people whose messages span more than ten minutes, into a second
+    temporary table (`amends_people`) that `people_write` makes the ledger's rows.
     """
     pg = connection.vendor == "postgresql"
     start = connection.ops.adapt_datetimefield_value(incident.started_at)
@@ -93,9 +94,8 @@ def ledger_compute(*, incident: Incident) -> dict:
         )
         + " ELSE 0 END"
     )
-    sql = """
-        INSERT INTO incidents_affectedperson
-            (incident_id, email, messages, first_at, last_at, max_in_10_min, bounced, state, tier)
+    people = """
+        CREATE TEMPORARY TABLE amends_people AS
         WITH sent AS (SELECT recipient, at FROM amends_msgs WHERE at IS NOT NULL AND never = 0),
         spans AS (
             SELECT recipient, COUNT(*) AS messages, MIN(at) AS first_at, MAX(at) AS last_at FROM sent
@@ -127,8 +127,8 @@ def ledger_compute(*, incident: Incident) -> dict:
                 MAX(CASE WHEN reason = '{r_bounce}' THEN 1 ELSE 0 END) AS bounced
             FROM incidents_suppression WHERE email IN (SELECT recipient FROM spans) GROUP BY email
         )
-        SELECT %s, agg.recipient, agg.messages, agg.first_at, agg.last_at, agg.peak,
-            (COALESCE(after.bounced, 0) = 1 OR COALESCE(sup.bounced, 0) = 1),
+        SELECT agg.recipient AS email, agg.messages AS messages, agg.first_at AS first_at, agg.last_at AS last_at,
+            agg.peak AS max_in_10_min, (COALESCE(after.bounced, 0) = 1 OR COALESCE(sup.bounced, 0) = 1) AS bounced,
             CASE
                 WHEN COALESCE(after.complained, 0) = 1 OR COALESCE(sup.complained, 0) = 1 THEN '{s_complained}'
                 WHEN COALESCE(sup.unsub, 0) = 1
@@ -136,8 +136,8 @@ def ledger_compute(*, incident: Incident) -> dict:
                     THEN '{s_unsubscribed}'
                 WHEN COALESCE(after.bounced, 0) = 1 OR COALESCE(sup.bounced, 0) = 1 THEN '{s_bounced}'
                 ELSE '{s_subscribed}'
-            END,
-            {tier}
+            END AS state,
+            {tier} AS tier
         FROM agg
         LEFT JOIN after ON after.recipient = agg.recipient
         LEFT JOIN sup ON sup.email = agg.recipient
@@ -149,21 +149,51 @@ def ledger_compute(*, incident: Incident) -> dict:
             # statements (JIT) costs more than it saves at this size.
             cursor.execute("SET LOCAL work_mem = '128MB'")
             cursor.execute("SET LOCAL jit = off")
-        AffectedPerson.objects.filter(incident=incident).delete()
         # Messages are read several times below: work them out once.
         cursor.execute("DROP TABLE IF EXISTS amends_msgs")
+        cursor.execute("DROP TABLE IF EXISTS amends_people")
         cursor.execute(f"CREATE TEMPORARY TABLE amends_msgs AS {msgs}", [*params, *params, incident.id, start])
         if pg:
             # Row counts for the planner: without them it guesses a few thousand messages and sorts badly.
             cursor.execute("ANALYZE amends_msgs")
-        cursor.execute(sql, [incident.id])
+        cursor.execute(people)
+        people_write(cursor, incident.id)
         stats = _ledger_stats(incident, cursor, pg)
         cursor.execute("DROP TABLE amends_msgs")
+        cursor.execute("DROP TABLE amends_people")
         stats["seconds"] = round(time.monotonic() - started, 3)
         incident.ledger_stats = stats
         incident.ledger_computed_at = timezone.now()
         incident.save(update_fields=["ledger_stats", "ledger_computed_at"])
     return stats
+
+
+# What the ledger says of a person; a recompute writes a person's row only when one of these changed.
+PERSON_COLUMNS = ("messages", "first_at", "last_at", "max_in_10_min", "bounced", "state", "tier")
+
+
+def people_write(cursor, incident_id: int) -> None:
+    """Make the incident's ledger rows what `amends_people` (email plus PERSON_COLUMNS) says: people no longer
+    hit are deleted, new ones inserted, changed ones updated. Rows that did not change are not written: a
+    recompute while a burst is watched (every few minutes) rewrites only the people it touched, not every
+    index entry of every person (35,000 rows into four indexes took 0.4 s of a 4.3 s recompute)."""
+    if connection.vendor == "postgresql":
+        gone = "NOT EXISTS (SELECT 1 FROM amends_people p WHERE p.email = incidents_affectedperson.email)"
+    else:
+        # SQLite runs NOT EXISTS once per row (77 s for 50,000 people); NOT IN reads the list into an index.
+        gone = "email NOT IN (SELECT email FROM amends_people)"
+    cursor.execute(f"DELETE FROM incidents_affectedperson WHERE incident_id = %s AND {gone}", [incident_id])
+    columns = ", ".join(PERSON_COLUMNS)
+    changed = " OR ".join(f"incidents_affectedperson.{c} <> excluded.{c}" for c in PERSON_COLUMNS)
+    # "WHERE true": SQLite would read ON CONFLICT as a join's ON without it.
+    cursor.execute(
+        f"INSERT INTO incidents_affectedperson (incident_id, email, {columns}) "
+        f"SELECT %s, email, {columns} FROM amends_people WHERE true "
+        "ON CONFLICT (incident_id, email) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in PERSON_COLUMNS)
+        + f" WHERE {changed}",
+        [incident_id],
+    )
 
 
 def _ledger_stats(incident: Incident, cursor, pg: bool) -> dict:

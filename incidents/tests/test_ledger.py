@@ -3,8 +3,9 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 
-from incidents import imports, services
+from incidents import imports, ledger, services
 from incidents.models import AffectedPerson, Suppression
 
 from .factories import T0, IncidentFactory, burst, sg, write_ndjson
@@ -156,3 +157,57 @@ def test_it_reads_a_state_outside_the_incidents_workflows_and_end(tmp_path):
     incident.refresh_from_db()
     assert incident.ledger_stats["messages"] == 4
     assert sum(n for _, n in incident.ledger_stats["per_bucket"]) == 4
+
+
+def test_it_rewrites_only_the_people_a_recompute_changed(tmp_path):
+    incident = IncidentFactory(started_at=T0, ended_at=T0 + timedelta(hours=2))
+    first = burst("same@example.com", 2) + burst("more@example.com", 1) + burst("fixed@example.com", 1)
+    load(incident, tmp_path, first)
+    before = {p.email: p for p in AffectedPerson.objects.filter(incident=incident)}
+    # A second log: one more message for more@ and a new person; fixed@'s row was changed by hand meanwhile.
+    load(incident, tmp_path, burst("more@example.com", 1, prefix="more2") + burst("new@example.com", 3))
+    incident.ended_at = T0 + timedelta(minutes=30)
+    AffectedPerson.objects.filter(email="fixed@example.com").update(last_at=T0 + timedelta(days=9))
+    Suppression.objects.create(email="same@example.com", reason=Suppression.Reason.COMPLAINED)
+    services.incident_update(incident=incident, changed=["ended_at"])
+    after = {p.email: p for p in AffectedPerson.objects.filter(incident=incident)}
+    assert {e: (p.messages, p.state) for e, p in after.items()} == {
+        "same@example.com": (2, "complained"),
+        "more@example.com": (2, "subscribed"),
+        "fixed@example.com": (1, "subscribed"),
+        "new@example.com": (3, "subscribed"),
+    }
+    # Rows keep their ids: updated in place, not deleted and inserted again; what was wrong is set right.
+    assert {e: after[e].id for e in before} == {e: p.id for e, p in before.items()}
+    assert after["fixed@example.com"].last_at == T0
+
+
+def test_it_deletes_the_people_a_recompute_no_longer_finds(tmp_path):
+    incident = IncidentFactory(started_at=T0, ended_at=T0 + timedelta(hours=2))
+    later = T0 + timedelta(hours=1)
+    load(incident, tmp_path, burst("early@example.com", 1) + burst("late@example.com", 1, start=later))
+    other = IncidentFactory(started_at=T0, ended_at=T0 + timedelta(hours=2))
+    load(other, tmp_path, burst("late@example.com", 2, start=later))
+    incident.ended_at = T0 + timedelta(minutes=30)
+    services.incident_update(incident=incident, changed=["ended_at"])
+    assert list(AffectedPerson.objects.filter(incident=incident).values_list("email", flat=True)) == [
+        "early@example.com"
+    ]
+    # Another incident's ledger is its own.
+    assert list(AffectedPerson.objects.filter(incident=other).values_list("email", "messages")) == [
+        ("late@example.com", 2)
+    ]
+
+
+@pytest.mark.usefixtures("needs_postgres")
+def test_it_leaves_the_rows_of_an_unchanged_recompute_unwritten(tmp_path):
+    incident = IncidentFactory()
+    load(incident, tmp_path, burst("a@example.com", 3) + burst("b@example.com", 1))
+    versions = "SELECT email, xmin::text FROM incidents_affectedperson WHERE incident_id = %s ORDER BY email"
+    with connection.cursor() as cursor:
+        cursor.execute(versions, [incident.id])
+        before = cursor.fetchall()
+        ledger.ledger_compute(incident=incident)
+        cursor.execute(versions, [incident.id])
+        # xmin is the transaction that wrote a row version: the same, so no new version was written.
+        assert cursor.fetchall() == before
