@@ -390,7 +390,9 @@ def recipient_preview(request: HttpRequest, recipient_id: int) -> HttpResponse:
         )
         if rendered.html
         else "",
-        "forms": previews.plural_forms(campaign=campaign, recipient=recipient),
+        "forms": previews.plural_forms(
+            campaign=campaign, recipient=recipient, language=words.words_language(campaign, template)
+        ),
         "letter_pages": letter_pages,
         "letter_state": letter_state,
         "letter_problem": letter.error if letter is not None and letter_state == "failed" else "",

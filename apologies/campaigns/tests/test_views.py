@@ -187,3 +187,18 @@ def test_it_pauses_and_resumes_from_the_page(client, marketer, approver, campaig
         client.post(reverse("apologies:resume", args=[campaign.id]))
     campaign.refresh_from_db()
     assert campaign.status == "completed"
+
+
+def test_it_shows_the_plural_forms_a_person_reads_in_their_language(client, marketer, incident):
+    person(incident, "fr@example.com", messages=21)
+    contact("fr@example.com", country="FR")
+    campaign = planning.campaign_create(incident=incident, name="Pardon", author=marketer)
+    client.force_login(marketer)
+    client.post(reverse("apologies:template_add", args=[campaign.id]), {"language": "FR", "tier": ""})
+    recipient = campaign.recipients.get(email="fr@example.com")
+    recipient.language = "fr"
+    recipient.save(update_fields=["language"])
+    html = client.get(reverse("apologies:preview", args=[recipient.id])).content.decode()
+    table = html.split("<h3>Plural forms</h3>")[1].split("</table>")[0]
+    assert "<td>21 courriels</td>" in table
+    assert "21 emails" not in table
