@@ -31,6 +31,7 @@ from . import (
 )
 from .readers import (
     DEFAULT_LIMITS,
+    HEAD_SIZE,
     LINE_LAYOUTS,
     Limits,
     check_depth,
@@ -145,6 +146,9 @@ def detect_format(head: bytes, limits: Limits | None = None) -> str:
         name = next(filter(None, map(_unsupported, values)), None)
         if name:
             raise FormatError(_refusal(name))
+        if len(head) < HEAD_SIZE and values and all(value.__class__ is Rejected for value in values):
+            # The whole file is in the head and not one record of it reads: say why, not which formats it is not.
+            raise FormatError(f"This file is not valid JSON: {values[0].reason} (record {values[0].ref}).")
         names = ", ".join(m.LABEL.split(" (")[0] for m in JSON_MODULES)
         raise FormatError(
             "This JSON file is not a send log Amends recognises: its records have none of the fields of "

@@ -251,3 +251,16 @@ def test_it_reads_an_ses_suppressed_bounce_as_no_message_and_a_bounced_person() 
     records = read(orjson.dumps(record), "ses")
 
     assert [(r.event, r.message_id) for r in records] == [("rejected", "ses-1"), ("bounced", "")]
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b'{"a": [1,2', "ends in the middle of the JSON"),
+        (b'[{"email": "a@example.com", "event": "processed"', "ends in the middle of the JSON"),
+        (b'{"email": "a@example.com", "event": }\n', "broken JSON"),
+    ],
+)
+def test_it_says_a_file_is_broken_json_rather_than_an_unknown_format(data: bytes, reason: str) -> None:
+    with pytest.raises(FormatError, match=f"This file is not valid JSON: .*{reason}.*record 1"):
+        detect_format(data)
