@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Count, Q
@@ -14,6 +14,33 @@ from apologies.letters import stock
 from apologies.letters.providers.services import provider_letters_summary
 from apologies.sending.models import Delivery
 from apologies.wayback.models import Consent
+from apologies.wayback.services import unsubscribe_source
+from incidents.models import AffectedPerson, Suppression, SuppressionChange
+from incidents.vocabulary import EventType
+
+
+def unsubscribes(*, campaign_ids: list[int]) -> dict[str, datetime]:
+    """Who unsubscribed through these campaigns' own emails, and when first: the apology's worst outcome.
+
+    A delivery's `unsubscribed_at` is stamped by the ESP's unsubscribe event and by our own links (page,
+    one-click, mailto), as `complained_at` is by complaints. Link unsubscribes recorded before the stamp
+    existed are found on the suppression changes, by the campaign their source names.
+    """
+    deliveries = Delivery.objects.filter(campaign_id__in=campaign_ids)
+    found: dict[str, datetime] = {}
+    stamped = deliveries.filter(unsubscribed_at__isnull=False).values_list("email", "unsubscribed_at")
+    named = Q()
+    for campaign_id in campaign_ids:
+        named |= Q(source__endswith=unsubscribe_source(how="", campaign_id=campaign_id))
+    recorded = SuppressionChange.objects.filter(
+        named,
+        action=SuppressionChange.Action.ADDED,
+        reason=Suppression.Reason.UNSUBSCRIBED,
+        email__in=deliveries.values("email"),
+    ).values_list("email", "at")
+    for email, at in [*stamped, *recorded]:
+        found[email] = min(at, found.get(email, at))
+    return found
 
 
 def results_for(*, campaigns, affected: int) -> dict:
@@ -40,6 +67,7 @@ def results_for(*, campaigns, affected: int) -> dict:
     never = Consent.objects.filter(campaign_id__in=ids, choice=Consent.Choice.NEVER).count()
     resubscribed = sum(back_by_channel.values())
     complaints = by_kind.get(Reply.Kind.COMPLAINT, 0) + deliveries.filter(complained_at__isnull=False).count()
+    unsubscribed = unsubscribes(campaign_ids=ids)
     # Letters and gifts count from when they were rendered for the mail house, priced by the same rule
     # as the approval's reservation (gift packages from the catalogue).
     spent = [stock.letters_cost(campaign=c, rendered_only=True) for c in campaigns]
@@ -57,6 +85,7 @@ def results_for(*, campaigns, affected: int) -> dict:
 
     events = [(at, f"re-signups by {channel}") for at, channel in counted.values_list("created", "channel")]
     events += [(at, f"replies: {kind}") for at, kind in replies.values_list("received_at", "kind")]
+    events += [(at, EventType.UNSUBSCRIBED.value) for at in unsubscribed.values()]
     chart = chart_buckets(events)
     return {
         "affected": affected,
@@ -71,6 +100,7 @@ def results_for(*, campaigns, affected: int) -> dict:
         "still_unsubscribed": max(0, objected.count() - resubscribed),
         "never_again": never + by_kind.get(Reply.Kind.NEVER_AGAIN, 0),
         "complaints": complaints,
+        "unsubscribed": len(unsubscribed),
         "win_back_by_channel": [
             {
                 "channel": c,
@@ -168,6 +198,7 @@ RESULT_COLUMNS = [
     "reply_kinds",
     "choice",
     "resubscribed_at",
+    "unsubscribed_at",
 ]
 
 
@@ -180,22 +211,33 @@ def results_rows(*, campaign: Campaign):
     consents: dict[int, Consent] = {}
     for c in campaign.consents.order_by("created"):
         consents[c.recipient_id] = c
+    unsubscribed = unsubscribes(campaign_ids=[campaign.id])
     for r in campaign.recipients.order_by("-messages", "email").iterator(chunk_size=2000):
         d = deliveries.get(r.id)
         c = consents.get(r.id)
         back = c and c.choice == Consent.Choice.RESUBSCRIBE and c.counts
+        # The person's last word wins: a choice on the page after an unsubscribe from this email, or the reverse.
+        unsub_at = unsubscribed.get(r.email)
+        chose_later = c is not None and (unsub_at is None or c.created > unsub_at)
+        if d and d.complained_at:
+            state = AffectedPerson.State.COMPLAINED
+        elif unsub_at and not (back and chose_later):
+            state = AffectedPerson.State.UNSUBSCRIBED
+        else:
+            state = r.state
         yield {
             "email": r.email,
             "language": r.language,
             "channel": r.channel,
             "reason": r.reason,
             "tier": labels[r.tier] if r.tier < len(labels) else r.tier,
-            "state": r.state,
+            "state": state,
             "delivery": d.status if d else "",
             "delivered_at": d.delivered_at.isoformat() if d and d.delivered_at else "",
             "opened_at": d.opened_at.isoformat() if d and d.opened_at else "",
             "replies": len(replies.get(r.email, [])),
             "reply_kinds": " ".join(replies.get(r.email, [])),
-            "choice": c.choice if c else "",
+            "choice": c.choice if chose_later else EventType.UNSUBSCRIBED.value if unsub_at else "",
             "resubscribed_at": (c.confirmed_at or c.created).isoformat() if back else "",
+            "unsubscribed_at": unsub_at.isoformat() if unsub_at else "",
         }

@@ -38,13 +38,22 @@ def unsubscribed_already(*, delivery: Delivery) -> bool:
     return Suppression.objects.filter(email=delivery.email, reason=Suppression.Reason.UNSUBSCRIBED).exists()
 
 
+def unsubscribe_source(*, how: str, campaign_id: int) -> str:
+    """The suppression's source of an unsubscribe from a campaign's email; results find the unsubscribes of a
+    campaign recorded before its deliveries were stamped by how this ends (`how=""`)."""
+    return f"{how} unsubscribe from campaign {campaign_id}"
+
+
 def unsubscribe(*, delivery: Delivery, source: str) -> None:
     """Unsubscribing is immediate and needs no confirmation: it only ever stops email."""
     suppressions.suppression_add(
         email=delivery.email,
         reason=Suppression.Reason.UNSUBSCRIBED,
-        source=f"{source} unsubscribe from campaign {delivery.campaign_id}",
+        source=unsubscribe_source(how=source, campaign_id=delivery.campaign_id),
     )
+    # Stamped on the delivery as an ESP's unsubscribe event is: the campaign's results count it as the
+    # apology's outcome, even when the address was on the list already and no suppression was added.
+    Delivery.objects.filter(id=delivery.id, unsubscribed_at__isnull=True).update(unsubscribed_at=timezone.now())
 
 
 def sorry_recipient(token: str) -> Recipient | None:
@@ -184,6 +193,11 @@ def code_candidates(typed: str) -> list[str]:
         if len(candidates) > 512:
             candidates = candidates[:512]
     return [f"{c[:4]}-{c[4:]}" for c in candidates]
+
+
+def code_blank(typed: str) -> bool:
+    """Nothing that could be a code was typed: no letter or digit at all."""
+    return not any(ch.isalnum() for ch in typed)
 
 
 def code_recipient(typed: str) -> Recipient | None:

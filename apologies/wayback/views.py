@@ -132,7 +132,11 @@ def sorry_code(request: HttpRequest) -> HttpResponse:
     """The easy URL from the letter: type the code, land on your own page."""
     ip = client_ip(request)
     if request.method == "POST":
-        return _code_typed(request, request.POST.get("code", ""), ip)
+        typed = request.POST.get("code", "")
+        if wayback.code_blank(typed) and wayback.code_tries_left(ip) > 0:
+            # Nothing typed (the form has no browser check) is no guess: ask for the code, keep the tries.
+            return _page(request, "code.html", {"typed": "", "blank": True})
+        return _code_typed(request, typed, ip)
     if wayback.code_tries_left(ip) <= 0:
         return _page(request, "too_many.html", status=429)
     wrong = request.GET.get("wrong") == "1"

@@ -1,15 +1,22 @@
 """A known scenario, Dimdim's: an honest apology by email, then 3 "never again" and 13 thank-yous."""
 
+import csv
+import io
+from datetime import UTC, datetime
+
 import pytest
+from django.test import Client
 from django.urls import reverse
 
+from apologies import links
 from apologies.campaigns import planning
 from apologies.feedback import services as feedback
-from apologies.models import Consent, Delivery, Reply
+from apologies.models import Consent, Delivery, DeliveryEvent, Reply
 from apologies.results import services as outcomes
 from apologies.sending import services as sending
 from apologies.tests.factories import IncidentFactory, contact, person
 from apologies.wayback import services as wayback
+from incidents.contacts import suppressions
 from incidents.models import Suppression
 
 pytestmark = pytest.mark.django_db
@@ -83,8 +90,70 @@ def test_it_exports_the_per_person_results(client, marketer, scenario):
     assert lines[0] == ",".join(outcomes.RESULT_COLUMNS)
     trial0 = next(line for line in lines if line.startswith("trial00@"))
     assert ",1,never_again," in trial0
-    gone = [line for line in lines if line.startswith("gone")]
-    assert sum(1 for line in gone if ",resubscribe," in line and line.rstrip().split(",")[-1]) == 2
+    gone = [row for row in csv.DictReader(io.StringIO(body)) if row["email"].startswith("gone")]
+    assert sum(1 for row in gone if row["choice"] == "resubscribe" and row["resubscribed_at"]) == 2
+
+
+def csv_rows(client, campaign) -> dict[str, dict]:
+    body = b"".join(client.get(reverse("apologies:results_csv", args=[campaign.id])).streaming_content).decode()
+    return {row["email"]: row for row in csv.DictReader(io.StringIO(body))}
+
+
+def test_it_counts_an_unsubscribe_from_the_apology_email_everywhere(client, marketer, scenario):
+    delivery = Delivery.objects.get(campaign=scenario, email="trial20@example.com")
+    # An anonymous visitor follows the email's link and presses the button.
+    assert Client().post(reverse("unsubscribe", args=[links.unsubscribe_token(delivery.id)])).status_code == 303
+    r = outcomes.results_for(campaigns=[scenario], affected=44)
+    assert (r["unsubscribed"], r["complaints"]) == (1, 0)
+    assert any(series["name"] == "unsubscribed" for series in r["chart"]["series"])
+    client.force_login(marketer)
+    html = client.get(reverse("apologies:results", args=[scenario.id])).content.decode()
+    assert '<span class="big">1</span> unsubscribed' in html
+    incident_html = client.get(reverse("apologies:incident_results", args=[scenario.incident.id])).content.decode()
+    assert '<span class="big">1</span> unsubscribed' in incident_html
+    rows = csv_rows(client, scenario)
+    row = rows["trial20@example.com"]
+    assert (row["state"], row["choice"]) == ("unsubscribed", "unsubscribed") and row["unsubscribed_at"]
+    assert (rows["trial21@example.com"]["state"], rows["trial21@example.com"]["choice"]) == ("subscribed", "")
+
+
+def test_it_counts_esp_unsubscribes_and_earlier_link_unsubscribes_once_per_person(scenario):
+    by_esp = Delivery.objects.get(campaign=scenario, email="trial22@example.com")
+    event = DeliveryEvent.objects.create(
+        delivery=by_esp,
+        esp_event_id="sendgrid:unsub-1",
+        event_type="unsubscribed",
+        person_state="unsubscribed",
+        recipient=by_esp.email,
+        occurred_at=datetime(2026, 11, 21, 12, tzinfo=UTC),
+    )
+    feedback.tracking_apply(event_id=event.id)
+    # Recorded on the suppression list only, as link unsubscribes were before deliveries were stamped.
+    suppressions.suppression_add(
+        email="trial23@example.com", reason="unsubscribed", source=f"link unsubscribe from campaign {scenario.id}"
+    )
+    # Another campaign's unsubscribe (campaign 31 is not campaign 3) does not count here.
+    suppressions.suppression_add(
+        email="trial24@example.com", reason="unsubscribed", source=f"link unsubscribe from campaign {scenario.id}1"
+    )
+    # The same person unsubscribing again (by the ESP, then by our link) is one person.
+    suppressions.suppression_lift(email=by_esp.email, reason="unsubscribed", source="test")
+    suppressions.suppression_add(
+        email=by_esp.email, reason="unsubscribed", source=f"one-click unsubscribe from campaign {scenario.id}"
+    )
+    assert set(outcomes.unsubscribes(campaign_ids=[scenario.id])) == {"trial22@example.com", "trial23@example.com"}
+    assert outcomes.results_for(campaigns=[scenario], affected=44)["unsubscribed"] == 2
+
+
+def test_it_shows_a_re_signup_after_an_unsubscribe_as_the_last_word(client, marketer, scenario):
+    delivery = Delivery.objects.get(campaign=scenario, email="trial25@example.com")
+    wayback.unsubscribe(delivery=delivery, source="link")
+    wayback.consent_record(recipient=delivery.recipient, choice="resubscribe", arrived="link", ip=None, user_agent="")
+    client.force_login(marketer)
+    row = csv_rows(client, scenario)["trial25@example.com"]
+    assert (row["state"], row["choice"]) == ("subscribed", "resubscribe")
+    assert row["unsubscribed_at"] and row["resubscribed_at"]
+    assert outcomes.results_for(campaigns=[scenario], affected=44)["unsubscribed"] == 1
 
 
 def test_it_lets_staff_reclassify_and_log_replies(client, marketer, scenario):

@@ -11,6 +11,7 @@ from apologies import links
 from apologies.campaigns import planning
 from apologies.models import Consent
 from apologies.tests.factories import IncidentFactory, contact, person
+from apologies.wayback import services as wayback
 from config.clientip import client_ip
 from incidents.models import Suppression
 
@@ -129,6 +130,23 @@ def test_it_answers_a_wrong_code_kindly(client, letter):
     assert 'name="code"' in html and 'value="ZZZZ-ZZZZ"' in html
 
 
+def test_it_asks_for_the_code_when_none_was_typed_and_keeps_the_tries(client, letter):
+    for blank in ["", "   ", " - "]:
+        response = client.post(reverse("sorry"), {"code": blank})
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert "Please type the code printed on your letter." in html
+        assert "We could not find that code" not in html and 'aria-invalid="true"' in html
+    assert wayback.code_tries_left(client_ip(response.wsgi_request)) == 10
+    html = client.get(client.post(reverse("sorry"), {"code": "ZZZZ-ZZZZ"})["Location"]).content.decode()
+    assert "9 tries left" in html
+
+
+def test_it_asks_for_the_code_in_the_page_language(client, letter):
+    html = client.post(reverse("sorry") + "?lang=fr", {"code": "", "lang": "fr"}).content.decode()
+    assert "Veuillez saisir le code imprimé sur votre lettre." in html
+
+
 def test_it_stops_guessing_after_ten_wrong_tries(client, letter):
     for _ in range(10):
         assert client.post(reverse("sorry"), {"code": "ZZZZ-ZZZZ"}).status_code == 303
@@ -142,8 +160,6 @@ def test_it_stops_guessing_after_ten_wrong_tries(client, letter):
 
 def test_it_counts_parallel_wrong_codes_atomically(settings):
     """200 guesses at once get at most AMENDS_CODE_TRIES tries: the count is taken before any lookup."""
-    from apologies.wayback import services as wayback
-
     answered = []
     start = threading.Barrier(200)
 
