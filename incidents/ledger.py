@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 from django.db import connection, transaction
-from django.db.models import Count, Max, Min, OuterRef, Subquery, Sum
+from django.db.models import Count, Max, Min, OuterRef, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from .contacts.languages import country_languages, language_code
@@ -274,11 +274,25 @@ def _as_datetime(value) -> datetime:
     return value
 
 
-def ledger_rows(*, incident: Incident) -> Iterator[dict]:
+def ledger_people(*, incident: Incident, q: str = "", state: str = "", tier: str = "") -> QuerySet[AffectedPerson]:
+    """The incident's people, filtered as the People page filters them: `q` a part of the address, `state` one
+    of AffectedPerson.State, `tier` a tier's index as text; values that are none of these are ignored."""
+    people = AffectedPerson.objects.filter(incident=incident)
+    if q:
+        people = people.filter(email__icontains=q.lower())
+    if state in AffectedPerson.State.values:
+        people = people.filter(state=state)
+    if tier.isdigit():
+        people = people.filter(tier=int(tier))
+    return people
+
+
+def ledger_rows(*, incident: Incident, q: str = "", state: str = "", tier: str = "") -> Iterator[dict]:
+    """The ledger's rows for export (LEDGER_COLUMNS), busiest first, filtered as `ledger_people`."""
     labels = incident.tier_labels()
     contact = Contact.objects.filter(email=OuterRef("email"))
     qs = (
-        AffectedPerson.objects.filter(incident=incident)
+        ledger_people(incident=incident, q=q, state=state, tier=tier)
         .annotate(
             contact_language=Subquery(contact.values("language")[:1]),
             contact_country=Subquery(contact.values("country")[:1]),
@@ -304,6 +318,7 @@ def ledger_rows(*, incident: Incident) -> Iterator[dict]:
 LEDGER_COLUMNS = ["email", "messages", "first_at", "last_at", "max_in_10_min", "state", "tier", "language"]
 
 
-def ledger_export_csv(*, incident: Incident) -> Iterator[str]:
-    """The ledger as CSV text, streamed in pieces, every text cell formula-safe."""
-    return csv_stream(LEDGER_COLUMNS, ([row[c] for c in LEDGER_COLUMNS] for row in ledger_rows(incident=incident)))
+def ledger_export_csv(*, incident: Incident, q: str = "", state: str = "", tier: str = "") -> Iterator[str]:
+    """The ledger (filtered as `ledger_people`) as CSV text, streamed in pieces, every text cell formula-safe."""
+    rows = ledger_rows(incident=incident, q=q, state=state, tier=tier)
+    return csv_stream(LEDGER_COLUMNS, ([row[c] for c in LEDGER_COLUMNS] for row in rows))

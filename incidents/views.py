@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -133,17 +134,9 @@ LEDGER_SORTS = {
 @view_required
 def incident_people(request: HttpRequest, incident_id: int) -> HttpResponse:
     incident = get_object_or_404(Incident, id=incident_id)
-    people = AffectedPerson.objects.filter(incident=incident)
-    q = request.GET.get("q", "").strip()
-    state = request.GET.get("state", "")
-    tier = request.GET.get("tier", "")
+    q, state, tier = _ledger_filters(request)
     sort = request.GET.get("sort", "messages")
-    if q:
-        people = people.filter(email__icontains=q.lower())
-    if state in AffectedPerson.State.values:
-        people = people.filter(state=state)
-    if tier.isdigit():
-        people = people.filter(tier=int(tier))
+    people = ledger.ledger_people(incident=incident, q=q, state=state, tier=tier)
     people = people.order_by(LEDGER_SORTS.get(sort, "-messages"), "email")
     page = Paginator(people, 50).get_page(request.GET.get("page"))
     languages = contact_services.contacts_languages(emails=[p.email for p in page])
@@ -151,7 +144,9 @@ def incident_people(request: HttpRequest, incident_id: int) -> HttpResponse:
         p.language, p.language_source = languages.get(p.email, ("", ""))
     query = request.GET.copy()
     query.pop("page", None)
+    filters = {k: v for k, v in (("q", q), ("state", state), ("tier", tier)) if v}
     ctx = {
+        "filters": urlencode(filters),
         "incident": incident,
         "page": page,
         "q": q,
@@ -169,17 +164,29 @@ def incident_people(request: HttpRequest, incident_id: int) -> HttpResponse:
 @view_required
 def incident_export(request: HttpRequest, incident_id: int, fmt: str) -> HttpResponse:
     incident = get_object_or_404(Incident, id=incident_id)
+    # The People page's filters, so what is downloaded is what the page lists.
+    q, state, tier = _ledger_filters(request)
+    filters = {k: v for k, v in (("q", q), ("state", state), ("tier", tier)) if v}
     # Personal data leaving the building: recorded in the app-wide audit log.
-    audit_record(user=request.user, action=f"export.affected_{fmt}", target=f"incident {incident.id}")
-    name = f"affected-incident-{incident.id}"
+    target = f"incident {incident.id}" + (f" ({urlencode(filters)})" if filters else "")
+    audit_record(user=request.user, action=f"export.affected_{fmt}", target=target)
+    name = f"affected-incident-{incident.id}" + "".join(f"-{v}" for k, v in filters.items() if k != "q")
     if fmt == "csv":
-        response = StreamingHttpResponse(ledger.ledger_export_csv(incident=incident), content_type="text/csv")
+        response = StreamingHttpResponse(
+            ledger.ledger_export_csv(incident=incident, q=q, state=state, tier=tier), content_type="text/csv"
+        )
     else:
         response = StreamingHttpResponse(
-            _json_array(ledger.ledger_rows(incident=incident)), content_type="application/json"
+            _json_array(ledger.ledger_rows(incident=incident, q=q, state=state, tier=tier)),
+            content_type="application/json",
         )
     response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response
+
+
+def _ledger_filters(request: HttpRequest) -> tuple[str, str, str]:
+    """The People page's filters from the query string: (address part, state, tier index)."""
+    return request.GET.get("q", "").strip(), request.GET.get("state", ""), request.GET.get("tier", "")
 
 
 def _json_array(rows):

@@ -185,3 +185,27 @@ def test_it_exports_the_ledger_safely(marketer_client, tmp_path):
     rows = json.loads(data)
     assert rows[0]["email"].startswith("=cmd")
     assert rows[0]["tier"] == "2-9"
+
+
+def test_it_exports_what_the_people_page_lists(marketer_client):
+    incident = IncidentFactory()
+    for email, state, messages in [("a@example.com", "complained", 3), ("b@example.com", "subscribed", 3)]:
+        AffectedPerson.objects.create(
+            incident=incident,
+            email=email,
+            messages=messages,
+            first_at=T0,
+            last_at=T0,
+            max_in_10_min=messages,
+            state=state,
+            tier=1,
+        )
+    page = marketer_client.get(reverse("incidents:people", args=[incident.id]), {"state": "complained"})
+    url = reverse("incidents:export", args=[incident.id, "csv"]) + "?state=complained"
+    assert f'href="{url}"' in page.content.decode()
+    response = marketer_client.get(url)
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert [line.split(",")[0] for line in lines[1:]] == ["a@example.com"]
+    assert "complained" in response["Content-Disposition"]
+    every = b"".join(marketer_client.get(reverse("incidents:export", args=[incident.id, "csv"])).streaming_content)
+    assert len(every.decode().splitlines()) == 3
