@@ -320,6 +320,11 @@ AMENDS_LETTERS_INSERT_SLACK_IN = {
 AMENDS_LETTERS_LOGO = env("AMENDS_LETTERS_LOGO", default="letters/amends-logo.png")
 # An ICC output profile (a file path) for PDF/X-4 print profiles; empty: no output intent is embedded.
 AMENDS_LETTERS_ICC_PROFILE = env("AMENDS_LETTERS_ICC_PROFILE", default="")
+# The lines under the brand name that a campaign's letter return address starts with ("\n" between lines).
+# Empty in production: a name alone is refused at submission until a marketer adds the address.
+AMENDS_LETTERS_RETURN_ADDRESS = env(
+    "AMENDS_LETTERS_RETURN_ADDRESS", default="1 Example Street\nSpringfield, IL 62701" if DEBUG else ""
+).replace("\\n", "\n")
 # Images in letters must reach this many pixels per inch at their printed size.
 AMENDS_LETTERS_MIN_PPI = env.int("AMENDS_LETTERS_MIN_PPI", default=300)
 # True: a site URL nobody outside can reach (or plain http in production) stops letters from printing;

@@ -11,6 +11,7 @@ from apologies.campaigns.brand import brand_for
 from apologies.campaigns.models import Campaign, CampaignError, CampaignTemplate, Recipient
 from apologies.campaigns.words import default_words
 from apologies.letters import stock
+from apologies.letters.models import LetterSettings, return_address_problem
 from apologies.sending.models import Delivery
 
 
@@ -68,6 +69,15 @@ def email_words_problems(campaign: Campaign) -> list[str]:
     return problems
 
 
+def letters_problems(campaign: Campaign) -> list[str]:
+    """What would stop this campaign's letters from printing once it is approved, each named; [] when fine."""
+    if not campaign.recipients.filter(channel=Recipient.Channel.LETTER).exists():
+        return []
+    ls = LetterSettings.objects.filter(campaign=campaign).first() or LetterSettings.unsaved_default(campaign)
+    problem = return_address_problem(ls.return_address)
+    return [problem] if problem else []
+
+
 def campaign_submit(*, campaign: Campaign, user) -> None:
     if not campaign.can_become(Campaign.Status.SUBMITTED):
         raise CampaignError(f"A {campaign.get_status_display().lower()} campaign cannot be submitted.")
@@ -76,6 +86,10 @@ def campaign_submit(*, campaign: Campaign, user) -> None:
             raise CampaignError(f"Fix the template {template} first.")
     if not campaign.recipients.exclude(channel=Recipient.Channel.NONE).exists():
         raise CampaignError("Nobody in this audience can be reached: there is nothing to approve.")
+    # Once sending starts the letter settings are locked: a fault found then would hold every letter for good.
+    problems = letters_problems(campaign)
+    if problems:
+        raise CampaignError("Cannot submit yet. " + " ".join(problems))
     # What the approver will see is fixed here: a change before the approval sends it back to draft.
     campaign.approved_parts = fingerprint.campaign_fingerprint(campaign=campaign)
     campaign_transition(campaign, Campaign.Status.SUBMITTED, user, "submitted for approval")
@@ -98,6 +112,9 @@ def campaign_approve(*, campaign: Campaign, user) -> None:
             + "; ".join(problems)
             + "."
         )
+    problems = letters_problems(campaign)
+    if problems:
+        raise CampaignError("Cannot approve: its letters could never be printed. " + " ".join(problems))
     changed = fingerprint.changed_parts(campaign=campaign)
     if changed or not campaign.approved_parts:
         what = ", ".join(changed) or "its contents (submitted before approvals covered everything)"

@@ -7,7 +7,7 @@ from django import forms
 from apologies.campaigns.models import Campaign
 from apologies.letters import paper
 from apologies.letters.addressing import country_code
-from apologies.letters.models import GiftPackage, LetterSettings, PrintProfile
+from apologies.letters.models import GiftPackage, LetterSettings, PrintProfile, address_lines, return_address_problem
 
 RETURNS_MAX_BYTES = 5 * 1024 * 1024
 
@@ -61,10 +61,10 @@ class LetterSettingsForm(forms.Form):
                 f.disabled = name not in self.PRINT_ONLY
 
     def clean_return_address(self) -> str:
-        lines = [line.strip() for line in self.cleaned_data["return_address"].splitlines() if line.strip()]
-        if len(lines) < 2:
+        text = self.cleaned_data["return_address"]
+        if return_address_problem(text):
             raise forms.ValidationError("A name and at least one line of address.")
-        return "\n".join(lines)
+        return "\n".join(address_lines(text))
 
     def clean_return_country(self) -> str:
         """A code or a name ("Germany", "Deutschland"): stored as the ISO code, never cut to two letters."""

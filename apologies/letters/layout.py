@@ -40,7 +40,7 @@ from apologies.letters import glyphs, qr
 from apologies.letters.addressing import text_direction, window_lines
 from apologies.letters.collector import few_collections, keep_laid_out
 from apologies.letters.html_tree import LettersHTML
-from apologies.letters.models import PLAIN_PROFILE, GiftPackage, LetterSettings
+from apologies.letters.models import PLAIN_PROFILE, GiftPackage, LetterSettings, address_lines
 from apologies.letters.paper import (
     ADDRESS_SIZES,
     PT_PER_IN,
@@ -162,7 +162,7 @@ def letter_settings(campaign: Campaign) -> LetterSettings:
 
 
 def sender_lines(ls: LetterSettings) -> list[str]:
-    return [line.strip() for line in ls.return_address.splitlines() if line.strip()]
+    return address_lines(ls.return_address)
 
 
 def letter_envelope(ls: LetterSettings) -> Envelope:

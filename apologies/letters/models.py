@@ -65,6 +65,25 @@ class PrintProfile(models.Model):
 PLAIN_PROFILE = {"name": "plain PDF", "pdf_variant": "", "black": "rgb", "marks": True}
 
 
+def address_lines(text: str) -> list[str]:
+    """An address as it prints: its lines, trimmed, blank ones left out."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def return_address_problem(return_address: str) -> str:
+    """Why the post could not return a letter sent from this address, or "" when it could.
+
+    The one rule for submitting, approving and rendering: each refuses what the next step would, so a campaign
+    cannot be approved and started with letters that can never print (the settings lock once sending starts).
+    """
+    if len(address_lines(return_address)) < 2:
+        return (
+            "Add the return address on the campaign's Letters page (Paper, sender and budget): the sender's name, "
+            "then the street and the city line, one per line. A letter the post cannot return is lost."
+        )
+    return ""
+
+
 class LetterSettings(models.Model):
     """How a campaign's letters look and what they may cost. One per campaign, made when first needed."""
 
@@ -111,7 +130,8 @@ class LetterSettings(models.Model):
     @classmethod
     def unsaved_default(cls, campaign: Campaign) -> LetterSettings:
         """What a campaign's settings are before anyone saves them: the row made when they are first read."""
-        return cls(campaign=campaign, return_address=settings.AMENDS_BRAND_NAME)
+        lines = [settings.AMENDS_BRAND_NAME, settings.AMENDS_LETTERS_RETURN_ADDRESS]
+        return cls(campaign=campaign, return_address="\n".join(line for line in lines if line))
 
 
 class GiftAssignment(models.Model):

@@ -15,6 +15,7 @@ from PIL import Image
 from apologies import links
 from apologies.campaigns.models import Campaign, CampaignError, Recipient
 from apologies.letters import checks, glyphs, layout
+from apologies.letters.models import return_address_problem
 from apologies.letters.paper import PT_PER_IN, return_problem
 
 IMG = re.compile(r"<img\b[^>]*>", re.I)
@@ -189,9 +190,11 @@ def letters_preflight(*, campaign: Campaign, layout_sample: bool = True) -> list
     ls = layout.letter_settings(campaign)
     writer_envelope = layout.letter_envelope(ls)
     problems = site_problems()
-    sender = layout.sender_lines(ls)
-    if sender:
-        problem = return_problem(sender, writer_envelope)
+    missing = return_address_problem(ls.return_address)
+    if missing:
+        problems.append(Problem(missing))
+    else:
+        problem = return_problem(layout.sender_lines(ls), writer_envelope)
         if problem:
             problems.append(Problem(f"The return address: {problem}."))
     problems += image_problems(campaign)

@@ -30,9 +30,16 @@ from apologies.letters.layout import (
     letter_settings,
     letters_layout,
     log,
-    sender_lines,
 )
-from apologies.letters.models import GiftPackage, GiftReservation, Letter, LetterBatch, LetterHold, LetterSettings
+from apologies.letters.models import (
+    GiftPackage,
+    GiftReservation,
+    Letter,
+    LetterBatch,
+    LetterHold,
+    LetterSettings,
+    return_address_problem,
+)
 from apologies.letters.paper import Envelope, address_fit
 from apologies.sending.models import Delivery
 from incidents.exports import csv_safe
@@ -135,9 +142,10 @@ def batches_create(*, campaign: Campaign, user, size: int | None = None) -> Batc
         )
     ls = letter_settings(campaign)
     envelope = letter_envelope(ls)
-    sender = sender_lines(ls)
-    if len(sender) < 2:
-        raise CampaignError("Add the return address first: a letter the post cannot return is lost.")
+    # Submission and approval refuse this too; campaigns approved before they did can still reach here.
+    missing = return_address_problem(ls.return_address)
+    if missing:
+        raise CampaignError(missing)
     checked = preflight.letters_preflight(campaign=campaign)
     blocking = [p.message for p in checked if p.blocks]
     if blocking:

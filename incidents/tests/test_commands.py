@@ -92,10 +92,3 @@ def test_it_exports_the_affected_people(tmp_path):
     rows = json.loads(run("export_affected", str(incident.id), "--format", "json"))
     assert rows[0]["email"] == "a@example.com"
     assert set(rows[0]) == {"email", "messages", "first_at", "last_at", "max_in_10_min", "state", "tier", "language"}
-
-
-def test_it_loads_the_demo_once():
-    run("demo", "--people", "60", "--force")
-    incident = Incident.objects.get()
-    assert incident.ledger_stats["people"] > 50
-    assert "already" in run("demo", "--people", "60", "--force")

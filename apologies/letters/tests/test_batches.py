@@ -10,11 +10,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from apologies.campaigns import lifecycle
+from apologies.campaigns import fingerprint, lifecycle
 from apologies.campaigns import models as campaigns_models
 from apologies.letters import layout, returns
 from apologies.letters import services as letter_batches
-from apologies.models import Delivery, Letter, LetterBatch
+from apologies.models import Delivery, Letter, LetterBatch, LetterSettings
 from apologies.sending import services as sending
 from apologies.tests.letters_factories import letter_campaign, pdf_page_count, pdf_pages
 from incidents.models import Contact, Suppression
@@ -182,14 +182,17 @@ def test_it_skips_people_who_asked_never_to_be_contacted_again(marketer, approve
 
 
 def test_it_refuses_batches_before_sending_starts_or_without_a_return_address(marketer, approver):
-    campaign = letter_campaign(
-        marketer, approver, people={"a@example.com": {}}, start=False, letter_settings={"return_address": ""}
-    )
+    campaign = letter_campaign(marketer, approver, people={"a@example.com": {}}, start=False)
     with pytest.raises(campaigns_models.CampaignError, match="once sending has started"):
         letter_batches.batches_create(campaign=campaign, user=approver)
     sending.campaign_start(campaign=campaign, user=approver)
+    # Approved before submission checked the return address: the approval covers a name alone.
+    LetterSettings.objects.filter(campaign=campaign).update(return_address="Amends demo")
+    campaigns_models.Campaign.objects.filter(id=campaign.id).update(
+        approved_parts=fingerprint.campaign_fingerprint(campaign=campaign)
+    )
     campaign.refresh_from_db()
-    with pytest.raises(campaigns_models.CampaignError, match="return address"):
+    with pytest.raises(campaigns_models.CampaignError, match="Add the return address"):
         letter_batches.batches_create(campaign=campaign, user=approver)
 
 

@@ -9,10 +9,12 @@ import pytest
 from django.urls import reverse
 from PIL import Image
 
+from apologies.campaigns import lifecycle
 from apologies.campaigns.models import CampaignError
 from apologies.letters import layout, preflight
 from apologies.letters import services as letter_batches
 from apologies.letters.layout import MAX_EMBED_PIXELS, embed_check
+from apologies.letters.models import LetterSettings, return_address_problem
 from apologies.tests.letters_factories import letter_campaign, pdf_words
 
 pytestmark = pytest.mark.django_db
@@ -127,3 +129,33 @@ def test_it_refuses_to_print_in_production_while_the_site_url_is_loopback(market
     with pytest.raises(CampaignError, match="SITE_URL http://127.0.0.1:8000 is not https"):
         letter_batches.batches_create(campaign=campaign, user=approver)
     assert not campaign.letter_batches.exists()
+
+
+def test_it_refuses_to_submit_or_approve_letters_the_post_could_not_return(marketer, approver, client, settings):
+    settings.SITE_URL = "https://sorry.brand.example.com"
+    campaign = letter_campaign(marketer, people={"zoe@example.com": {}}, letter_settings={"return_address": "Amends"})
+    # Refused before approval: once sending starts the settings are locked and no letter could ever print.
+    with pytest.raises(CampaignError, match=r"Add the return address on the campaign's Letters page"):
+        lifecycle.campaign_submit(campaign=campaign, user=marketer)
+    assert messages(campaign) == [return_address_problem("Amends")]
+    client.force_login(marketer)
+    page = client.get(reverse("apologies:letters", args=[campaign.id])).content.decode()
+    assert "<strong>Must fix:</strong> Add the return address" in page
+
+    layout.letter_settings_save(campaign=campaign, values={"return_address": SENDER}, user=marketer)
+    lifecycle.campaign_submit(campaign=campaign, user=marketer)
+    # Submitted before the check: the approver is refused too, naming what to fix.
+    LetterSettings.objects.filter(campaign=campaign).update(return_address="Amends")
+    with pytest.raises(CampaignError, match="Cannot approve: .* Add the return address"):
+        lifecycle.campaign_approve(campaign=campaign, user=approver)
+    campaign.refresh_from_db()
+    assert campaign.status == "submitted"
+
+
+def test_it_starts_every_return_address_from_the_brand_and_the_settings_address(marketer, settings):
+    settings.AMENDS_BRAND_NAME, settings.AMENDS_LETTERS_RETURN_ADDRESS = "Brand", "1 Main St\nSpringfield, IL 62701"
+    campaign = letter_campaign(marketer, people={"zoe@example.com": {}}, start=False)
+    assert LetterSettings.unsaved_default(campaign).return_address == "Brand\n1 Main St\nSpringfield, IL 62701"
+    settings.AMENDS_LETTERS_RETURN_ADDRESS = ""
+    default = LetterSettings.unsaved_default(campaign).return_address
+    assert default == "Brand" and return_address_problem(default)

@@ -171,3 +171,12 @@ def test_it_keeps_the_gift_catalogue(marketer_client, marketer, approver):
     )
     package.refresh_from_db()
     assert (package.stock, package.reserved) == (10, 2)
+
+
+def test_it_says_why_the_letter_settings_are_locked_once_sending_starts(marketer_client, marketer, approver):
+    def page(campaign) -> str:
+        return marketer_client.get(reverse("apologies:letters", args=[campaign.id])).content.decode()
+
+    assert 'id="settings-locked"' not in page(letter_campaign(marketer, people={"a@example.com": {}}, start=False))
+    html = page(started(marketer, approver, n=1))
+    assert 'id="settings-locked">Sending has started, so what the letters say and cost is locked' in html

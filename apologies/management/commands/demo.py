@@ -11,6 +11,10 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError
 
+from apologies.campaigns.lifecycle import template_add
+from apologies.campaigns.models import CampaignTemplate
+from apologies.campaigns.planning import campaign_create
+from apologies.letters.layout import letter_settings_save
 from incidents import imports, ledger, services
 from incidents.contacts import services as contact_services
 from incidents.contacts.suppressions import suppression_add_many
@@ -24,6 +28,8 @@ DEMO_USERS = [
     ("viewer", "viewer", "Victor Viewer"),
 ]
 DEMO_TITLE = "Trial nurture workflow v2 looped"
+# A whole address: the letters are only printed once sending starts, when the settings can no longer change.
+DEMO_RETURN_ADDRESS = "Amends Inc.\n500 Market St\nSan Francisco, CA 94105"
 WORKFLOW = "trial-nurture-v2"
 
 FIRST = [
@@ -144,10 +150,6 @@ class Command(BaseCommand):
             source="ESP export (demo)",
         )
         ledger.ledger_compute(incident=incident)
-        from apologies.campaigns.lifecycle import template_add
-        from apologies.campaigns.models import CampaignTemplate
-        from apologies.campaigns.planning import campaign_create
-
         marketer = User.objects.get(username="marketer")
         campaign = campaign_create(
             incident=incident,
@@ -156,6 +158,7 @@ class Command(BaseCommand):
             gift_tiers=[3],
             seed_list="marketer@amends.localhost",
         )
+        letter_settings_save(campaign=campaign, values={"return_address": DEMO_RETURN_ADDRESS}, user=marketer)
         # The demo's French, German and Spanish readers get their own words (each starts from the catalogue's).
         for language in ("fr", "de", "es"):
             template_add(campaign=campaign, language=language, tier=CampaignTemplate.ANY_TIER, user=marketer)
