@@ -134,9 +134,9 @@ LEDGER_SORTS = {
 @view_required
 def incident_people(request: HttpRequest, incident_id: int) -> HttpResponse:
     incident = get_object_or_404(Incident, id=incident_id)
-    q, state, tier = _ledger_filters(request)
+    filters = _ledger_filters(request)
     sort = request.GET.get("sort", "messages")
-    people = ledger.ledger_people(incident=incident, q=q, state=state, tier=tier)
+    people = ledger.ledger_people(incident=incident, **filters)
     people = people.order_by(LEDGER_SORTS.get(sort, "-messages"), "email")
     page = Paginator(people, 50).get_page(request.GET.get("page"))
     languages = contact_services.contacts_languages(emails=[p.email for p in page])
@@ -144,14 +144,13 @@ def incident_people(request: HttpRequest, incident_id: int) -> HttpResponse:
         p.language, p.language_source = languages.get(p.email, ("", ""))
     query = request.GET.copy()
     query.pop("page", None)
-    filters = {k: v for k, v in (("q", q), ("state", state), ("tier", tier)) if v}
     ctx = {
         "filters": urlencode(filters),
         "incident": incident,
         "page": page,
-        "q": q,
-        "state": state,
-        "tier": tier,
+        "q": filters.get("q", ""),
+        "state": filters.get("state", ""),
+        "tier": filters.get("tier", ""),
         "sort": sort,
         "states": AffectedPerson.State.choices,
         "tiers": list(enumerate(incident.tier_labels())),
@@ -165,28 +164,37 @@ def incident_people(request: HttpRequest, incident_id: int) -> HttpResponse:
 def incident_export(request: HttpRequest, incident_id: int, fmt: str) -> HttpResponse:
     incident = get_object_or_404(Incident, id=incident_id)
     # The People page's filters, so what is downloaded is what the page lists.
-    q, state, tier = _ledger_filters(request)
-    filters = {k: v for k, v in (("q", q), ("state", state), ("tier", tier)) if v}
+    filters = _ledger_filters(request)
     # Personal data leaving the building: recorded in the app-wide audit log.
     target = f"incident {incident.id}" + (f" ({urlencode(filters)})" if filters else "")
     audit_record(user=request.user, action=f"export.affected_{fmt}", target=target)
     name = f"affected-incident-{incident.id}" + "".join(f"-{v}" for k, v in filters.items() if k != "q")
     if fmt == "csv":
         response = StreamingHttpResponse(
-            ledger.ledger_export_csv(incident=incident, q=q, state=state, tier=tier), content_type="text/csv"
+            ledger.ledger_export_csv(incident=incident, **filters), content_type="text/csv"
         )
     else:
         response = StreamingHttpResponse(
-            _json_array(ledger.ledger_rows(incident=incident, q=q, state=state, tier=tier)),
+            _json_array(ledger.ledger_rows(incident=incident, **filters)),
             content_type="application/json",
         )
     response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response
 
 
-def _ledger_filters(request: HttpRequest) -> tuple[str, str, str]:
-    """The People page's filters from the query string: (address part, state, tier index)."""
-    return request.GET.get("q", "").strip(), request.GET.get("state", ""), request.GET.get("tier", "")
+def _ledger_filters(request: HttpRequest) -> dict[str, str]:
+    """The People page's filters in the query string that apply (`ledger.ledger_people`'s q, state and tier),
+    so a download's name and its audit entry name only real ones."""
+    found = {
+        "q": request.GET.get("q", "").strip(),
+        "state": request.GET.get("state", ""),
+        "tier": request.GET.get("tier", ""),
+    }
+    if found["state"] not in AffectedPerson.State.values:
+        found["state"] = ""
+    if not found["tier"].isdigit():
+        found["tier"] = ""
+    return {name: value for name, value in found.items() if value}
 
 
 def _json_array(rows):
