@@ -6,6 +6,7 @@ template, gift assignment or letter setting announces itself through Django's mo
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -25,8 +26,18 @@ def country_rule_changed(sender, instance: CountryPolicy, **kwargs) -> None:
     lifecycle.campaigns_recheck(campaigns=Campaign.objects.all())
 
 
+def _campaign_going(origin) -> bool:
+    """Is this deletion part of deleting the campaign itself (or its incident)? Its parts go first, while the
+    campaign row still exists: a re-check then would audit a campaign about to vanish, an audit row whose
+    campaign is gone when the deletion commits (the whole deletion failed)."""
+    model = origin.model if isinstance(origin, QuerySet) else type(origin)
+    return issubclass(model, (Campaign, Incident))
+
+
 @receiver([post_save, post_delete], sender=CampaignTemplate)
 @receiver([post_save, post_delete], sender=GiftAssignment)
 @receiver([post_save, post_delete], sender=LetterSettings)
-def campaign_part_changed(sender, instance, **kwargs) -> None:
+def campaign_part_changed(sender, instance, origin=None, **kwargs) -> None:
+    if origin is not None and _campaign_going(origin):
+        return
     lifecycle.campaigns_recheck(campaigns=Campaign.objects.filter(id=instance.campaign_id))

@@ -5,7 +5,7 @@ from django.core import mail as django_mail
 
 from apologies.campaigns import lifecycle, planning
 from apologies.campaigns.models import Campaign, CampaignError, CountryPolicy
-from apologies.models import CapturedEmail
+from apologies.models import AuditEvent, CapturedEmail
 from apologies.sending import services as sending
 from apologies.tests.factories import IncidentFactory, person
 from incidents.models import Incident
@@ -103,3 +103,25 @@ def test_it_sends_back_a_submitted_campaign_that_changed_before_the_approval(mar
         lifecycle.campaign_approve(campaign=campaign, user=approver)
     campaign.refresh_from_db()
     assert campaign.status == "draft"
+
+
+def test_it_deletes_an_approved_campaign_without_re_checking_its_parts_on_the_way(approved, approver):
+    # Its templates, letter settings and gifts are deleted first: a re-check then audited a vanishing campaign,
+    # and the deletion failed on that audit row's foreign key when it committed (the admin's delete was a 500).
+    campaign_id = approved.id
+    approved.delete()
+    assert not Campaign.objects.filter(id=campaign_id).exists()
+    assert not AuditEvent.objects.filter(campaign_id=campaign_id).exists()
+
+
+def test_it_deletes_an_incident_with_an_approved_campaign(approved):
+    campaign_id = approved.id
+    Incident.objects.filter(id=approved.incident_id).delete()
+    assert not Campaign.objects.filter(id=campaign_id).exists()
+    assert not AuditEvent.objects.filter(campaign_id=campaign_id).exists()
+
+
+def test_it_still_sends_the_campaign_back_when_a_part_alone_is_deleted(approved, marketer):
+    approved.templates.get().delete()
+    approved.refresh_from_db()
+    assert approved.status == "draft"
