@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -49,6 +50,18 @@ STALE_SECONDS = 120  # a rendering batch without a heartbeat for this long lost 
 
 
 STARTED = (Campaign.Status.SENDING, Campaign.Status.PAUSED, Campaign.Status.COMPLETED)
+
+
+class Pending(NamedTuple):
+    """A letter waiting to be batched: its delivery and what the batching reads of its recipient."""
+
+    id: int
+    email: str
+    recipient_id: int
+    tier: int
+    gift: bool
+    short_code: str
+    contact_id: int | None
 
 
 @dataclass
@@ -155,11 +168,19 @@ def batches_create(*, campaign: Campaign, user, size: int | None = None) -> Batc
     with transaction.atomic():
         # One batching at a time per campaign (PostgreSQL row lock; SQLite writes are serialised anyway).
         Campaign.objects.select_for_update().filter(id=campaign.id).first()
-        pending = list(
-            campaign.deliveries.filter(
-                channel=Recipient.Channel.LETTER, status=Delivery.Status.QUEUED, letter__isnull=True
-            ).select_related("recipient__contact")
+        waiting = campaign.deliveries.filter(
+            channel=Recipient.Channel.LETTER, status=Delivery.Status.QUEUED, letter__isnull=True
         )
+        # Plain values and one query for the contacts: three model instances a letter took 60 µs of the ~250
+        # a letter costs to batch (100,000 letters: about 6 s of the marketer's wait).
+        pending = [
+            Pending(*row)
+            for row in waiting.values_list(
+                "id", "email", "recipient_id", "recipient__tier", "recipient__gift", "recipient__short_code",
+                "recipient__contact_id",
+            )
+        ]  # fmt: skip
+        contacts = {c.id: c for c in Contact.objects.filter(id__in=waiting.values("recipient__contact_id"))}
         # "Never contact me again, by email or by post", chosen since the campaign was planned.
         never = set(
             Suppression.objects.filter(
@@ -172,18 +193,22 @@ def batches_create(*, campaign: Campaign, user, size: int | None = None) -> Batc
             )
         packages = {a.tier: a.package.sku for a in campaign.gift_assignments.select_related("package")}
         held_after_layout = holds(campaign)
-        held, ready = [], []
+        problems, ready = {}, []
         for d in pending:
             if d.email in never:
                 continue
-            contact = d.recipient.contact
+            contact = contacts.get(d.contact_id)
             problem, lines = letter_problem(contact, ls=ls, envelope=envelope)
             if not problem and d.id in held_after_layout:
                 problem = held_after_layout[d.id].reason
             if problem:
-                held.append(Held(d.recipient, problem, d))
+                problems[d.id] = problem
             else:
                 ready.append((d, contact, lines))
+        held = [
+            Held(delivery.recipient, problems[delivery.id], delivery)
+            for delivery in Delivery.objects.filter(id__in=problems).select_related("recipient__contact")
+        ]
         # Presort: the mail house's discount depends on postal codes arriving in order.
         ready.sort(key=lambda x: (x[1].country.upper(), x[1].postal_code.replace(" ", "").upper(), x[1].name))
         last = campaign.letter_batches.aggregate(n=Max("number"))["n"] or 0
@@ -205,20 +230,19 @@ def batches_create(*, campaign: Campaign, user, size: int | None = None) -> Batc
             rows = []
             for d, contact, lines in chunk:
                 sequence += 1
-                r = d.recipient
                 rows.append(
                     Letter(
                         batch=batch,
                         campaign=campaign,
-                        delivery=d,
-                        recipient=r,
+                        delivery_id=d.id,
+                        recipient_id=d.recipient_id,
                         sequence=sequence,
                         name=contact.name[:200],
                         address="\n".join(lines),
                         country=contact.country.upper(),
                         postal_code=contact.postal_code,
-                        gift_sku=(packages.get(r.tier, "GIFT") if r.gift else ""),
-                        short_code=r.short_code,
+                        gift_sku=(packages.get(d.tier, "GIFT") if d.gift else ""),
+                        short_code=d.short_code,
                     )
                 )
             Letter.objects.bulk_create(rows, batch_size=1000)
