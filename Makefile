@@ -44,13 +44,17 @@ makemessages: $(VENV)/.installed
 compilemessages: $(VENV)/.installed
 	$(PY) manage.py compilemessages --ignore '.venv/*' -v0
 
+# One cache for the web and worker processes (the beat heartbeat /healthz reads, rate limits); the worker runs
+# the beat schedule (recovery jobs, the watch, waves), as the compose file's worker does.
 run: setup
 	$(PY) manage.py demo
 	@echo
 	@echo "  Amends is at http://$(HOST):$(PORT)/  log in as marketer / amends-demo"
 	@echo "  (also approver, viewer; admin for /admin/). Emails are kept on the Outbox page."
 	@echo
-	$(VENV)/bin/celery -A config worker --pool=threads --concurrency=2 --loglevel=WARNING & \
+	export CACHE_URL="$${CACHE_URL:-filecache://$(CURDIR)/var/cache}"; \
+	$(VENV)/bin/celery -A config worker -B --schedule var/celerybeat-schedule --pool=threads --concurrency=2 \
+		--loglevel=WARNING & \
 	trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 

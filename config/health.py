@@ -68,6 +68,14 @@ class HealthzView(HealthCheckView):
 
     checks = (Database, Cache, Broker, (Ping, {"timeout": datetime.timedelta(seconds=2)}), BeatHeartbeat)
 
+    def get_checks(self):
+        for check in super().get_checks():
+            # The development queue (a folder) cannot broadcast, so no worker can answer a ping through it; the
+            # heartbeat, sent by beat and run by a worker, still proves one is alive.
+            if isinstance(check, Ping) and settings.CELERY_BROKER_URL.startswith("filesystem://"):
+                continue
+            yield check
+
     def render_to_response(self, context, **kwargs):
         return self.render_to_response_json(kwargs.get("status", 200))
 
