@@ -55,13 +55,6 @@ class IncidentForm(forms.ModelForm):
         except ValueError as e:
             raise forms.ValidationError(str(e)) from None
 
-    def clean(self) -> dict:
-        data = super().clean()
-        start, end = data.get("started_at"), data.get("ended_at")
-        if start and end and end < start:
-            self.add_error("ended_at", "The window ends before it starts.")
-        return data
-
     def save(self, commit: bool = True) -> Incident:
         incident = super().save(commit=False)
         text = self.cleaned_data.get("workflows_text", "")

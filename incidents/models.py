@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -85,6 +86,23 @@ class Incident(models.Model):
 
     def tier_labels(self) -> list[str]:
         return tier_labels(self.tier_bounds)
+
+    @staticmethod
+    def window_problem(started_at, ended_at) -> str:
+        """Why these times cannot be an incident's window ("" when they can: no end yet, or an instant). A time
+        without an offset is read in the default time zone, as Django stores it."""
+
+        def aware(moment):
+            return timezone.make_aware(moment, timezone.get_default_timezone()) if timezone.is_naive(moment) else moment
+
+        if started_at and ended_at and aware(ended_at) < aware(started_at):
+            return "The window ends before it starts."
+        return ""
+
+    def clean(self) -> None:
+        problem = self.window_problem(self.started_at, self.ended_at)
+        if problem:
+            raise ValidationError({"ended_at": problem})
 
     def tier_for(self, messages: int) -> int:
         tier = 0

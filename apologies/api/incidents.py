@@ -7,9 +7,9 @@ from datetime import datetime
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, File, Form, Router, Schema, Status
-from ninja.errors import HttpError
+from ninja.errors import HttpError, ValidationError
 from ninja.files import UploadedFile
-from pydantic import field_validator
+from pydantic import ValidationInfo, field_validator
 
 from apologies.api import access
 from apologies.results import services as outcomes
@@ -18,6 +18,9 @@ from incidents import services as incident_services
 from incidents.models import AffectedPerson, Import, Incident
 
 router = Router(tags=["incidents"])
+
+# What `format` of a send-log upload may be besides a registered format: both mean "detect it" to import_create().
+AUTO_FORMATS = ("", "auto")
 
 
 class IncidentIn(Schema):
@@ -35,6 +38,18 @@ class IncidentIn(Schema):
         # The browser's forms refuse it (Django's CharField); here it would reach PostgreSQL and fail as a 500.
         if any("\x00" in text for text in (value if isinstance(value, list) else [value])):
             raise ValueError("contains a NUL character (\\u0000), which no database text can hold")
+        return value
+
+    @field_validator("ended_at")
+    @classmethod
+    def ends_after_start(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        # The model's rule, checked here too so the answer has the shape of the API's other invalid input (the model's
+        # own check would come back as a dict). started_at is declared first, hence validated first; it is absent
+        # from info.data when it was itself invalid.
+        start = info.data.get("started_at")
+        problem = Incident.window_problem(start, value)
+        if problem:
+            raise ValueError(problem)
         return value
 
 
@@ -124,6 +139,19 @@ def incident_read(request: HttpRequest, incident_id: int):
 def sendlog_upload(request: HttpRequest, incident_id: int, file: File[UploadedFile], format: Form[str] = "auto"):
     """Upload a send log (any format the browser upload takes, gzip or not); it is imported by a worker."""
     access.permission_needed(request, "incidents.add_import")
+    if format not in AUTO_FORMATS and format not in sendlogs.FORMATS:
+        # Refused now, in the shape of the other invalid input: stored, it would fail on the worker as an
+        # "unexpected error" (sendlogs.parse() raises ValueError for a format it does not know).
+        names = ", ".join(repr(name) for name in ("auto", *sendlogs.FORMATS))
+        raise ValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("form", "format"),
+                    "msg": f"Unknown format {format!r}: use one of {names}, or leave it empty to detect it.",
+                }
+            ]
+        )
     incident = get_object_or_404(Incident, id=incident_id)
     try:
         imp = imports.import_create(

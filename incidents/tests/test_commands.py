@@ -43,6 +43,19 @@ def test_it_refuses_a_bad_time():
         run("create_incident", "--title", "Loop", "--start", "yesterday")
 
 
+def test_it_refuses_a_window_that_ends_before_it_starts():
+    # The model's rule: the browser form, the API and this command all refuse it.
+    with pytest.raises(CommandError, match="ended_at: The window ends before it starts."):
+        run("create_incident", "--title", "Loop", "--start", "2026-11-29T10:00", "--end", "2026-11-28T10:00")
+    assert not Incident.objects.exists()
+
+
+def test_it_reads_a_time_without_an_offset_as_utc():
+    # It raised AttributeError (django.utils.timezone.utc is gone since Django 5.0) for any such time.
+    out = run("create_incident", "--title", "Loop", "--start", "2026-11-29T10:00")
+    assert Incident.objects.get(id=int(out.strip())).started_at.isoformat() == "2026-11-29T10:00:00+00:00"
+
+
 def test_it_imports_a_log_and_prints_a_summary(tmp_path):
     incident = IncidentFactory()
     path = write_ndjson(tmp_path / "l.json", burst("a@example.com", 2) + burst("a@example.com", 2))

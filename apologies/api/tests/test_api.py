@@ -12,6 +12,7 @@ from apologies.api.models import ApiCall, ApiToken
 from apologies.api.tokens import api_token_create, api_token_revoke
 from apologies.campaigns import lifecycle, planning
 from apologies.tests.factories import IncidentFactory, contact, person
+from incidents import sendlogs
 from incidents.models import Import, Incident
 from incidents.tests.factories import burst, write_ndjson
 
@@ -104,6 +105,39 @@ def test_it_answers_422_naming_the_field_for_a_nul_character(client, marketer):
     assert not Incident.objects.exists()
 
 
+def test_it_answers_422_naming_ended_at_for_a_window_that_ends_before_it_starts(client, marketer):
+    # The rule of the browser's form (IncidentForm.clean), in the API's validation shape.
+    bad = {**INCIDENT, "started_at": "2026-11-29T10:00:00Z", "ended_at": "2026-11-28T10:00:00Z"}
+    response = client.post("/api/incidents", bad, content_type="application/json", **bearer(marketer))
+    assert response.status_code == 422, response.content
+    [error] = response.json()["detail"]
+    assert error["loc"][-1] == "ended_at"
+    assert "The window ends before it starts." in error["msg"]
+    assert not Incident.objects.exists()
+
+
+# A time without an offset is taken (with Django's warning) in the default time zone, as before.
+@pytest.mark.filterwarnings("ignore:DateTimeField Incident.started_at received a naive datetime:RuntimeWarning")
+def test_it_compares_a_window_given_with_and_without_offsets_as_the_database_stores_it(client, marketer, settings):
+    settings.TIME_ZONE = "Europe/Paris"
+    # 10:30 in Paris is 09:30Z, so this window ends half an hour before it starts.
+    bad = {**INCIDENT, "started_at": "2026-11-29T10:00:00Z", "ended_at": "2026-11-29T10:30:00"}
+    response = client.post("/api/incidents", bad, content_type="application/json", **bearer(marketer))
+    assert response.status_code == 422, response.content
+    assert response.json()["detail"][0]["loc"][-1] == "ended_at"
+    fine = {**INCIDENT, "started_at": "2026-11-29T10:00:00", "ended_at": "2026-11-29T10:00:00+01:00"}
+    response = client.post("/api/incidents", fine, content_type="application/json", **bearer(marketer))
+    assert response.status_code == 201, response.content
+
+
+def test_it_still_creates_an_incident_whose_window_is_ongoing_or_an_instant(client, marketer):
+    for ended_at in (None, INCIDENT["started_at"]):
+        body = {**INCIDENT, "ended_at": ended_at}
+        response = client.post("/api/incidents", body, content_type="application/json", **bearer(marketer))
+        assert response.status_code == 201, response.content
+    assert Incident.objects.count() == 2
+
+
 def test_it_uploads_a_send_log_and_reports_its_progress(
     client, marketer, viewer, tmp_path, django_capture_on_commit_callbacks
 ):
@@ -133,6 +167,35 @@ def test_it_refuses_an_upload_from_a_viewer_and_a_file_that_is_no_send_log(clien
     response = client.post(f"/api/incidents/{incident.id}/sendlogs", upload, **bearer(marketer))
     assert response.status_code == 422
     assert not Import.objects.exists()
+
+
+def test_it_refuses_an_unknown_send_log_format_up_front_listing_the_known_ones(client, marketer, tmp_path):
+    incident = IncidentFactory()
+    data = write_ndjson(tmp_path / "l.json", burst("a@example.com", 1)).read_bytes()
+    upload = {"file": SimpleUploadedFile("events.json", data), "format": "bogus"}
+    response = client.post(f"/api/incidents/{incident.id}/sendlogs", upload, **bearer(marketer))
+    assert response.status_code == 422, response.content
+    [error] = response.json()["detail"]
+    assert error["loc"][-1] == "format"
+    assert "'bogus'" in error["msg"]
+    assert all(f"'{name}'" in error["msg"] for name in ("auto", *sendlogs.FORMATS))
+    assert not Import.objects.exists()
+
+
+@pytest.mark.parametrize("chosen", [None, "", "auto", "sendgrid_json"])
+def test_it_takes_a_known_send_log_format_or_detects_it(
+    client, marketer, tmp_path, django_capture_on_commit_callbacks, chosen
+):
+    incident = IncidentFactory()
+    data = write_ndjson(tmp_path / "l.json", burst("a@example.com", 2)).read_bytes()
+    upload = {"file": SimpleUploadedFile("events.json", data)}
+    if chosen is not None:
+        upload["format"] = chosen
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/api/incidents/{incident.id}/sendlogs", upload, **bearer(marketer))
+    assert response.status_code == 202, response.content
+    imp = Import.objects.get(id=response.json()["id"])
+    assert (imp.format, imp.status, imp.imported) == ("sendgrid_json", Import.Status.DONE, 4)
 
 
 def test_it_pages_the_ledger_and_refuses_someone_without_a_role(client, django_user_model):

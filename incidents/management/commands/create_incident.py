@@ -1,6 +1,6 @@
 """The create_incident command: log an incident from the shell."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -14,7 +14,7 @@ def aware(value: str) -> datetime:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise CommandError(f"{value!r} is not an ISO 8601 time, e.g. 2026-11-20T09:00:00Z") from None
-    return dt if timezone.is_aware(dt) else dt.replace(tzinfo=timezone.utc)
+    return dt if timezone.is_aware(dt) else dt.replace(tzinfo=UTC)
 
 
 class Command(BaseCommand):
