@@ -2,14 +2,44 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator, validate_email
 
 from apologies.campaigns import templating
 from apologies.campaigns.models import CAREFUL_FIELDS, Campaign, CampaignTemplate, Recipient
+from apologies.sending.waves import AT
 from incidents.contacts.languages import language_code
 from incidents.models import AffectedPerson
+
+# No ESP limit is written down in the code: 1,000 a second is far above what one apology needs, and keeps a
+# typo (99999999999) from being approved as the plan.
+MAX_RATE_PER_SECOND = 1000
+# 0 hours would make every approval stale the moment it is given; a year is longer than any apology waits.
+MAX_APPROVAL_AGE_HOURS = 365 * 24
+HTTPS_URL = URLValidator(schemes=["https"])
+
+
+def bounds(field: forms.Field, least: int | Decimal, most: int | Decimal | None = None, unit: str = "") -> None:
+    """Replace a number field's bare bounds ("Ensure this value is ...") by one whose error names field and value."""
+    label = field.label
+    span = f"{least:,} or more" if most is None else f"from {least:,} to {most:,}"
+    if unit:
+        span += f" {unit}"
+
+    def check(value: int | Decimal) -> None:
+        if value < least or (most is not None and value > most):
+            raise forms.ValidationError(f"{label} must be {span}, not {value:,}.", code="bounds")
+
+    field.validators = [v for v in field.validators if not isinstance(v, MinValueValidator | MaxValueValidator)]
+    field.validators.append(check)
+    # The browser refuses the same values before the form is sent.
+    field.widget.attrs["min"] = least
+    if most is not None:
+        field.widget.attrs["max"] = most
 
 
 def tiers_field(**kwargs) -> forms.TypedMultipleChoiceField:
@@ -80,6 +110,12 @@ class CampaignSettingsForm(forms.ModelForm):
         self.fields["states"].initial = self.instance.audience_states
         self.fields["gift_tiers_field"].initial = self.instance.gift_tiers
         self.order_fields(["name", "tiers", "states", "allow_follow_up"])
+        bounds(self.fields["rate_per_second"], 1, MAX_RATE_PER_SECOND, "messages a second")
+        # Checked as ">= pause_after_errors" after a failed send: 0 would read as "never" but pauses at the first.
+        bounds(self.fields["pause_after_errors"], 1, unit="failed sends in a row")
+        bounds(self.fields["approval_max_age_hours"], 1, MAX_APPROVAL_AGE_HOURS, "hours (a year)")
+        bounds(self.fields["cost_per_letter"], Decimal("0"))
+        bounds(self.fields["cost_per_gift"], Decimal("0"))
 
     def clean_default_language(self) -> str:
         code = language_code(self.cleaned_data["default_language"])
@@ -93,11 +129,49 @@ class CampaignSettingsForm(forms.ModelForm):
             raise forms.ValidationError("An IANA time zone, e.g. Europe/Paris or America/Chicago.")
         return name
 
-    def clean_rate_per_second(self) -> int:
-        rate = self.cleaned_data["rate_per_second"]
-        if rate < 1:
-            raise forms.ValidationError("At least one message per second.")
-        return rate
+    def clean_brand_logo(self) -> str:
+        logo = self.cleaned_data["brand_logo"].strip()
+        parts = urlsplit(logo)
+        if not (parts.scheme or parts.netloc):
+            return logo  # a path under static/ (or on this site)
+        # The pages are served over https: an http logo is blocked or flagged as mixed content by browsers.
+        if not logo.startswith("https://"):
+            raise forms.ValidationError(
+                f"{self.fields['brand_logo'].label} must be an https:// URL or a path under static/, not {logo!r}."
+            )
+        try:
+            HTTPS_URL(logo)
+        except forms.ValidationError:
+            raise forms.ValidationError(
+                f"{self.fields['brand_logo'].label} is not a URL a browser can load: {logo!r}."
+            ) from None
+        return logo
+
+    def clean_seed_list(self) -> str:
+        text = self.cleaned_data["seed_list"]
+        # Read as Campaign.seed_addresses reads it (commas or lines), so what is checked is what receives the tests.
+        problems = []
+        for line in text.replace(",", "\n").splitlines():
+            address = line.strip()
+            if not address:
+                continue
+            try:
+                validate_email(address)
+            except forms.ValidationError:
+                problems.append(f"{self.fields['seed_list'].label}: {address!r} is not an email address.")
+        if problems:
+            raise forms.ValidationError(problems)
+        return text
+
+    def clean(self) -> dict:
+        data = super().clean()
+        # Without a time, sending.waves starts "at a set time" at once: refuse rather than send earlier than meant.
+        if data.get("schedule") == AT and not data.get("send_at") and "send_at" not in self.errors:
+            self.add_error(
+                "send_at",
+                f"{self.fields['send_at'].label} is empty, but the schedule is “At a set time”: say when to start.",
+            )
+        return data
 
     def save(self, commit: bool = True) -> Campaign:
         campaign = super().save(commit=False)

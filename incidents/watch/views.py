@@ -111,7 +111,7 @@ def rule_edit(request: HttpRequest, kind: str) -> HttpResponse:
         except ValueError as e:
             messages.error(request, str(e))
     else:
-        messages.error(request, "The rule was not saved: thresholds are numbers, zero or more.")
+        messages.error(request, "The rule was not saved: " + form.problems())
     return redirect(reverse("watch:state") + "#rules")
 
 
