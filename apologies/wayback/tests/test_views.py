@@ -145,6 +145,9 @@ def test_it_asks_for_the_code_when_none_was_typed_and_keeps_the_tries(client, le
 def test_it_asks_for_the_code_in_the_page_language(client, letter):
     html = client.post(reverse("sorry") + "?lang=fr", {"code": "", "lang": "fr"}).content.decode()
     assert "Veuillez saisir le code imprimé sur votre lettre." in html
+    # The Spanish page speaks to the reader as "tú" throughout; this one message said "usted".
+    html = client.post(reverse("sorry") + "?lang=es", {"code": "", "lang": "es"}).content.decode()
+    assert "Escribe el código impreso en tu carta." in html
 
 
 def test_it_stops_guessing_after_ten_wrong_tries(client, letter):
