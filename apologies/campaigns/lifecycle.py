@@ -86,6 +86,14 @@ def campaign_submit(*, campaign: Campaign, user) -> None:
             raise CampaignError(f"Fix the template {template} first.")
     if not campaign.recipients.exclude(channel=Recipient.Channel.NONE).exists():
         raise CampaignError("Nobody in this audience can be reached: there is nothing to approve.")
+    # What approval would refuse is said now, to the marketer who can fix it, not to the approver later.
+    problems = email_words_problems(campaign)
+    if problems:
+        raise CampaignError(
+            "Cannot submit yet: every email must show an unsubscribe link and a postal address; "
+            + "; ".join(problems)
+            + "."
+        )
     # Once sending starts the letter settings are locked: a fault found then would hold every letter for good.
     problems = letters_problems(campaign)
     if problems:

@@ -52,7 +52,7 @@ def test_it_applies_each_countrys_rule_per_channel(incident, marketer):
     assert CountryPolicy.objects.get(country="DE").gift_reason.startswith("A gift promotes")
 
 
-def test_it_refuses_approval_of_emails_without_unsubscribe_link_or_postal_address(
+def test_it_refuses_emails_without_unsubscribe_link_or_postal_address_at_submission_and_approval(
     incident, marketer, approver, settings
 ):
     campaign, _ = plan(incident, marketer)
@@ -60,19 +60,23 @@ def test_it_refuses_approval_of_emails_without_unsubscribe_link_or_postal_addres
     template.text_body = "Sorry, {{ first_name }}. {{ postal_address }}"
     template.html_body = "<p>Sorry</p>"
     template.save()
-    lifecycle.campaign_submit(campaign=campaign, user=marketer)
+    # Said to the marketer, who can fix it, before an approver is asked.
     with pytest.raises(CampaignError) as refused:
-        lifecycle.campaign_approve(campaign=campaign, user=approver)
+        lifecycle.campaign_submit(campaign=campaign, user=marketer)
     message = str(refused.value)
+    assert message.startswith("Cannot submit yet: every email must show an unsubscribe link and a postal address")
     assert "text body of the default / any tier words lacks {{ unsubscribe_url }}" in message
     assert "HTML body of the default / any tier words lacks {{ unsubscribe_url }} and {{ postal_address }}" in message
+    campaign.refresh_from_db()
+    assert campaign.status == "draft"
 
     template.text_body = template.html_body = "{{ unsubscribe_url }} {{ postal_address }}"
-    lifecycle.template_save(template=template, user=marketer)  # new words: back to draft, submitted again
+    lifecycle.template_save(template=template, user=marketer)
+    lifecycle.campaign_submit(campaign=campaign, user=marketer)
+    # The site's address emptied after the submission: the approval still checks.
     settings.AMENDS_POSTAL_ADDRESS = ""
     campaign.refresh_from_db()
-    lifecycle.campaign_submit(campaign=campaign, user=marketer)
-    with pytest.raises(CampaignError, match="there is no postal address"):
+    with pytest.raises(CampaignError, match="Cannot approve: .*there is no postal address"):
         lifecycle.campaign_approve(campaign=campaign, user=approver)
     campaign.postal_address = "MINI USA, 300 Chestnut Ridge Rd, Woodcliff Lake, NJ 07677"
     lifecycle.campaign_settings_save(campaign=campaign, changed=["postal_address"], user=marketer)
