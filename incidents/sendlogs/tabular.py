@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 from collections.abc import Callable, Iterator
@@ -124,9 +123,7 @@ def csv_events(
     encoding = encoding or readers.detect_encoding(head)
     text = readers.head_text(head, encoding)
     readers.configure(stream, lines=not encoding.startswith("utf-16"), depth=False)
-    rows = readers.csv_rows(
-        csv.reader(readers.text_lines(stream, encoding), delimiter=delimiter or readers.sniff(text)), encoding
-    )
+    rows = readers.csv_rows(readers.text_lines(stream, encoding), delimiter or readers.sniff(text), encoding)
     header = next(rows, (0, []))[1]
     if header.__class__ is Rejected or not header:
         raise FormatError(f"The first row of this CSV cannot be read as a header row ({label}).")

@@ -150,6 +150,32 @@ def test_it_imports_a_generic_csv_with_a_mapping(tmp_path):
     assert person.messages == 2
 
 
+def test_it_imports_the_bounce_an_unclosed_quote_ran_over_and_names_the_line(tmp_path):
+    incident = IncidentFactory()
+    path = tmp_path / "activity.csv"
+    rows = [f"2026-11-20T13:{i:02d}:00Z,m{i}.filter1,delivered,r{i}@example.com," for i in range(2, 12)]
+    path.write_text(
+        "processed,message_id,event,email,reason\n"
+        + "\n".join(rows)
+        + '\n2026-11-20T13:59:00Z,m12.filter1,"unterminated,delivered,r12@example.com,\n'
+        + "2026-11-20T14:00:00Z,m13.filter1,bounced,gone@example.com,550 5.1.1 no such user\n"
+    )
+
+    imp = imports.import_local(incident=incident, path=str(path), fmt="sendgrid_csv")
+
+    assert imp.status == Import.Status.DONE, imp.message
+    assert (imp.rows_read, imp.imported, imp.rejected) == (12, 11, 1)
+    assert imp.errors == [
+        {
+            "ref": 12,
+            "reason": "a quoted field opens here and is not closed before line 13 (an unclosed quote?): "
+            "this row is not imported; line 13, which the field ran over, was read again on its own",
+        }
+    ]
+    bounce = SendEvent.objects.get(incident=incident, recipient="gone@example.com")
+    assert (bounce.event, bounce.detail) == ("bounced", "hard: 550 5.1.1 no such user")
+
+
 def test_it_asks_for_a_mapping_for_a_csv_it_does_not_know(tmp_path):
     incident = IncidentFactory()
     path = tmp_path / "export.csv"

@@ -10,7 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from incidents.sendlogs import FormatError, LimitError, Limits, csv_preview, detect_format, open_log, parse
+from incidents.sendlogs import (
+    FormatError,
+    LimitError,
+    Limits,
+    Rejected,
+    csv_preview,
+    detect_format,
+    open_log,
+    parse,
+)
 from incidents.sendlogs.readers import detect_encoding, open_csv
 
 CASES = Path(__file__).parent.parent.parent / "tests" / "cases"
@@ -122,3 +131,108 @@ def test_it_refuses_a_line_past_the_line_length() -> None:
 
     with pytest.raises(LimitError, match="IMPORT_MAX_LINE_BYTES"):
         rows(data, limits=Limits(max_line=100_000))
+
+
+# An unclosed quote: csv reads the rows after it into the quoted field.
+ACTIVITY = "processed,message_id,event,email,reason,type,categories\n"
+
+
+def activity(*rows: str) -> bytes:
+    """A SendGrid activity export: the header, then one row a line."""
+    return (ACTIVITY + "".join(row + "\n" for row in rows)).encode()
+
+
+def delivered(i: int) -> str:
+    return f"2026-11-20T13:{i:02d}:00Z,m{i}.filter1,delivered,r{i}@example.com,,,trial"
+
+
+BOUNCE = "2026-11-20T14:00:00Z,m13.filter1,bounce,gone@example.com,550 5.1.1 no such user,bounce,trial"
+
+
+def refs(data: bytes) -> list[tuple[int, str]]:
+    return [
+        (item.ref, item.reason if isinstance(item, Rejected) else item.event)
+        for item in parse(open_log(io.BytesIO(data)), "sendgrid_csv")
+    ]
+
+
+def test_it_names_an_unclosed_quote_and_reads_the_row_it_ran_over_on_its_own() -> None:
+    stray = '2026-11-20T13:59:00Z,m12.filter1,"unterminated,delivered,r12@example.com,,,trial'
+    data = activity(*(delivered(i) for i in range(2, 12)), stray, BOUNCE)
+
+    found = refs(data)
+
+    assert found[:10] == [(i, "delivered") for i in range(2, 12)]
+    assert found[10:] == [
+        (
+            12,
+            "a quoted field opens here and is not closed before line 13 (an unclosed quote?): "
+            "this row is not imported; line 13, which the field ran over, was read again on its own",
+        ),
+        (13, "bounced"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rest", "swallowed", "read"),
+    [
+        pytest.param([BOUNCE, delivered(14)], "lines 4 to 5", [4, 5], id="to-the-end-of-the-file"),
+        # The next quote closes the field, and the category's text follows it.
+        pytest.param(
+            [BOUNCE, delivered(14).replace(",trial", ',"[""a"",""b""]"')],
+            "lines 4 to 5",
+            [4, 5],
+            id="closed-by-a-field",
+        ),
+        # Closed by the quote that opens the bounce's category over two lines, at the end of line 4: strict csv reads
+        # that, but the record has 5 fields and the header 7.
+        pytest.param(
+            [BOUNCE.replace(",trial", ',"'), 'trial"', delivered(14)], "line 4", [4, 6], id="closed-at-a-line-end"
+        ),
+    ],
+)
+def test_it_reads_every_row_after_an_unclosed_quote(rest: list[str], swallowed: str, read: list[int]) -> None:
+    stray = '2026-11-20T13:59:00Z,m12.filter1,delivered,r12@example.com,"550 unterminated,,trial'
+    data = activity(delivered(2), stray, *rest)
+
+    found = refs(data)
+
+    assert [ref for ref, _ in found] == [2, 3, *read]
+    assert found[1][1].startswith("a quoted field opens here and is not closed before line 4 (an unclosed quote?)")
+    assert f"{swallowed}, which the field ran over, w" in found[1][1]
+    assert found[2] == (4, "bounced")
+    assert found[3] == (read[1], "delivered")
+
+
+def test_it_reads_again_lines_an_unclosed_quote_ran_over_past_the_field_limit() -> None:
+    rows = [delivered(i % 60) for i in range(3, 5003)]  # ~300 KB: past csv's 128 KB for one field
+    data = activity('2026-11-20T13:00:00Z,m2.filter1,"unterminated,delivered,r@example.com,,', *rows)
+
+    found = refs(data)
+
+    assert found[0][0] == 2
+    assert found[0][1].startswith("a quoted field opens here and is not closed before line 3 (an unclosed quote?)")
+    assert found[1:] == [(i, "delivered") for i in range(3, 5003)]
+
+
+def test_it_reads_a_properly_closed_field_over_two_lines_as_one() -> None:
+    reason = '"550 5.1.1 The email account that you tried to reach does not exist.\nPlease check the address."'
+    data = activity(delivered(2), BOUNCE.replace("550 5.1.1 no such user", reason), delivered(5))
+
+    found = list(parse(open_log(io.BytesIO(data)), "sendgrid_csv"))
+
+    assert [(item.ref, item.event) for item in found] == [(2, "delivered"), (3, "bounced"), (5, "delivered")]
+    assert found[1].detail == (
+        "hard: 550 5.1.1 The email account that you tried to reach does not exist. Please check the address."
+    )
+
+
+def test_it_names_an_unclosed_quote_in_any_csv_and_keeps_the_rows_around_it() -> None:
+    data = b'email,name\r\na@example.com,"Ann\r\nb@example.com,Bo\r\nc@example.com,"Cy\r\nDee"\r\n'
+
+    found = open_csv(io.BytesIO(data))
+
+    rows = list(found.rows)
+    assert rows[0][0] == 2
+    assert rows[0][1].reason.startswith("a quoted field opens here and is not closed before line 3")
+    assert rows[1:] == [(3, ["b@example.com", "Bo"]), (4, ["c@example.com", "Cy\r\nDee"])]
