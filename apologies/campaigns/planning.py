@@ -391,6 +391,16 @@ def recipient_override(*, recipient: Recipient, channel: str, note: str, user) -
     campaign_edited(campaign=campaign, user=user, what=f"channel of {recipient.email} set to {channel}")
 
 
+def recipients_already_apologised(*, campaign: Campaign) -> int:
+    """How many of this campaign's people already have an apology for its incident from another campaign (0 when
+    follow-ups are allowed). The database gives no one two (`delivery_once_per_incident`): sending skips them,
+    so the marketer and the approver are told before, not by an audit line after."""
+    if campaign.allow_follow_up:
+        return 0
+    earlier = Delivery.objects.filter(incident_id=campaign.incident_id, follow_up=False).exclude(campaign=campaign)
+    return campaign.recipients.exclude(channel=Recipient.Channel.NONE).filter(email__in=earlier.values("email")).count()
+
+
 def campaign_counts(*, campaign: Campaign) -> dict:
     recipients = campaign.recipients.all()
     by_channel = dict(recipients.values_list("channel").annotate(n=Count("id")).order_by())

@@ -91,6 +91,11 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         and campaign.approval_is_stale(timezone.now() + timedelta(hours=campaign.approval_max_age_hours / 4)),
         "audience": planning.audience_label(campaign),
         "email_problems": lifecycle.email_words_problems(campaign) if campaign.is_editable else [],
+        "already_apologised": (
+            planning.recipients_already_apologised(campaign=campaign)
+            if campaign.status in (Campaign.Status.DRAFT, Campaign.Status.SUBMITTED, Campaign.Status.APPROVED)
+            else 0
+        ),
         "letters_waiting": campaign.deliveries.filter(
             channel=Recipient.Channel.LETTER, status=Delivery.Status.QUEUED
         ).count(),
