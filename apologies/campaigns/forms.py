@@ -9,7 +9,7 @@ from zoneinfo import available_timezones
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator, validate_email
 
-from apologies.campaigns import templating
+from apologies.campaigns import email_html, templating
 from apologies.campaigns.models import CAREFUL_FIELDS, Campaign, CampaignTemplate, Recipient
 from apologies.sending.waves import AT
 from incidents.contacts.languages import language_code
@@ -205,6 +205,9 @@ class TemplateForm(forms.ModelForm):
                 self.add_error(name, problem)
         for problem in templating.validate(data.get("invitation") or "", invitation=True):
             self.add_error("invitation", problem)
+        active = email_html.active_content_problem(data.get("html_body") or "")
+        if active:
+            self.add_error("html_body", active)
         return data
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from apologies.campaigns import control, fingerprint, locales, templating
+from apologies.campaigns import control, email_html, fingerprint, locales, templating
 from apologies.campaigns.audit import audit_add
 from apologies.campaigns.brand import brand_for
 from apologies.campaigns.models import Campaign, CampaignError, CampaignTemplate, Recipient
@@ -39,6 +39,9 @@ def template_problems(template: CampaignTemplate) -> dict[str, list[str]]:
     found = templating.validate(template.invitation, invitation=True)
     if found:
         problems["invitation"] = found
+    active = email_html.active_content_problem(template.html_body)
+    if active:
+        problems.setdefault("html_body", []).append(active)
     return problems
 
 
