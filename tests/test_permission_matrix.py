@@ -91,6 +91,8 @@ MATRIX: dict[str, dict[str, set[str]]] = {
     "apologies:replies": entry(SIGNED_IN, NOBODY),
     "apologies:reply_log": entry(NOBODY, EDIT),
     "apologies:reply_reclassify": entry(NOBODY, EDIT),
+    "apologies:replies_unmatched": entry(SIGNED_IN, NOBODY),
+    "apologies:reply_detail": entry(SIGNED_IN, NOBODY),
     "apologies:results": entry(SIGNED_IN, NOBODY),
     "apologies:results_csv": entry(SIGNED_IN, NOBODY),
     "apologies:incident_results": entry(SIGNED_IN, NOBODY),

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from apologies import links
 from apologies.campaigns.audit import audit_add
-from apologies.campaigns.models import Campaign
+from apologies.campaigns.models import Campaign, Recipient
 from apologies.campaigns.words import mask_email
 from apologies.feedback import classify, tasks
 from apologies.feedback.models import DeliveryEvent, Reply
@@ -217,6 +219,31 @@ def reply_receive(*, message) -> Reply | None:
     if reading.kind == Reply.Kind.NEVER_AGAIN:
         _never_again(reply)
     return reply
+
+
+def replies_unmatched() -> QuerySet[Reply]:
+    """Replies that matched no delivery, newest first: no campaign's Replies page shows them."""
+    return Reply.objects.filter(campaign__isnull=True).order_by("-received_at", "-id")
+
+
+def recipient_campaigns(*, emails: Iterable[str]) -> dict[str, list[Campaign]]:
+    """The campaigns each address is a recipient of, newest first: a lead for a reply that matched no delivery.
+
+    The sender match only takes a delivery that went out, so a person whose apology is still queued (or who
+    writes before it is sent) lands unmatched although they are in a campaign's audience.
+    """
+    found: dict[str, list[Campaign]] = {}
+    wanted = {e for e in emails if e}
+    if not wanted:
+        return found
+    for recipient in (
+        Recipient.objects.filter(email__in=wanted)
+        .select_related("campaign")
+        .order_by("-campaign_id")
+        .only("email", "campaign__id", "campaign__name")
+    ):
+        found.setdefault(recipient.email, []).append(recipient.campaign)
+    return found
 
 
 def _never_again(reply: Reply) -> None:

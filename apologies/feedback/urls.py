@@ -7,5 +7,7 @@ from . import views
 urlpatterns = [
     path("<int:campaign_id>/replies/", views.campaign_replies, name="replies"),
     path("<int:campaign_id>/replies/log/", views.reply_log, name="reply_log"),
+    path("replies/unmatched/", views.replies_unmatched, name="replies_unmatched"),
+    path("replies/<int:reply_id>/", views.reply_detail, name="reply_detail"),
     path("replies/<int:reply_id>/kind/", views.reply_reclassify, name="reply_reclassify"),
 ]

@@ -1,4 +1,4 @@
-"""Staff pages of replies: the inbox per campaign, reclassifying and logging replies."""
+"""Staff pages of replies: the inbox per campaign, the replies no campaign claims, reclassifying and logging."""
 
 from __future__ import annotations
 
@@ -41,6 +41,36 @@ def campaign_replies(request: HttpRequest, campaign_id: int) -> HttpResponse:
 
 
 @login_required
+@view_required
+def replies_unmatched(request: HttpRequest) -> HttpResponse:
+    page = Paginator(feedback.replies_unmatched(), 30).get_page(request.GET.get("page"))
+    leads = feedback.recipient_campaigns(emails={r.from_email for r in page})
+    rows = [(r, classify.strip_quoted(r.text), leads.get(r.from_email, [])) for r in page]
+    return render(request, "apologies/replies_unmatched.html", {"page": page, "rows": rows, "query": ""})
+
+
+@login_required
+@view_required
+def reply_detail(request: HttpRequest, reply_id: int) -> HttpResponse:
+    reply = get_object_or_404(
+        Reply.objects.select_related("campaign__incident", "delivery", "kind_set_by"), id=reply_id
+    )
+    own_words = classify.strip_quoted(reply.text)
+    leads = [] if reply.campaign_id else feedback.recipient_campaigns(emails=[reply.from_email]).get(reply.from_email)
+    ctx = {
+        "r": reply,
+        "own_words": own_words,
+        # The quoted original and signature the own words leave out, for a reply that makes sense only with them.
+        "whole_text": reply.text if reply.text.strip() != own_words.strip() else "",
+        "html": classify.safe_html(reply.html) if reply.html else "",
+        "kinds": Reply.Kind.choices,
+        "whole_reply_shown": True,
+        "leads": leads or [],
+    }
+    return render(request, "apologies/reply_detail.html", ctx)
+
+
+@login_required
 @edit_required
 @require_POST
 def reply_reclassify(request: HttpRequest, reply_id: int) -> HttpResponse:
@@ -49,6 +79,8 @@ def reply_reclassify(request: HttpRequest, reply_id: int) -> HttpResponse:
     if kind in Reply.Kind.values:
         feedback.reply_reclassify(reply=reply, kind=kind, user=request.user)
         messages.success(request, f"Reply from {reply.from_email or 'someone'} is now: {reply.get_kind_display()}.")
+    if reply.campaign_id is None:
+        return redirect("apologies:reply_detail", reply.id)
     return redirect("apologies:replies", reply.campaign_id)
 
 
