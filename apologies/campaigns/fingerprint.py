@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.db import models
 
-from apologies.campaigns.models import Campaign, CountryPolicy
+from apologies.campaigns.models import Campaign, CampaignTemplate, CountryPolicy
 from apologies.letters.models import GiftAssignment, LetterSettings
 from incidents.models import Incident
 
@@ -73,6 +73,17 @@ def fields_of(obj: models.Model, *, exclude: set[str] = frozenset(), only: Itera
     return {name: getattr(obj, obj._meta.get_field(name).attname) for name in names}
 
 
+# A variant's own words (campaigns.words.values_for): blank means the incident's and the campaign's, which their
+# own parts cover. Left out while blank, so approvals given before variants had them still match.
+TEMPLATE_OWN_WORDS = ("what_happened", "the_fix", "sender_name")
+
+
+def template_words(template: CampaignTemplate) -> dict:
+    """Everything of a template that reaches people: all its fields, its own words whenever it gives them."""
+    row = fields_of(template, exclude={"id", "campaign", "created", "updated"})
+    return {name: value for name, value in row.items() if name not in TEMPLATE_OWN_WORDS or value}
+
+
 def campaign_fingerprint(*, campaign: Campaign, recipients: bool = True) -> dict[str, str]:
     """{part: sha256 hex} for every part of PARTS; without `recipients`, the cheap parts only (per batch)."""
     # Read from the database, not from objects in memory: the approval is of what is stored.
@@ -81,10 +92,7 @@ def campaign_fingerprint(*, campaign: Campaign, recipients: bool = True) -> dict
     parts = {
         "settings": digest([fields_of(stored, exclude=CAMPAIGN_VOLATILE)]),
         "incident": digest([fields_of(incident, only=INCIDENT_WORDS)]),
-        "templates": digest(
-            fields_of(t, exclude={"id", "campaign", "created", "updated"})
-            for t in campaign.templates.order_by("language", "tier", "id")
-        ),
+        "templates": digest(template_words(t) for t in campaign.templates.order_by("language", "tier", "id")),
         "brand": digest([{name: getattr(settings, name, "") for name in BRAND_SETTINGS}]),
         "country_rules": digest(
             fields_of(p, exclude={"id", "updated", "created"}) for p in CountryPolicy.objects.order_by("country")

@@ -9,8 +9,8 @@ from zoneinfo import available_timezones
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator, validate_email
 
-from apologies.campaigns import email_html, templating
-from apologies.campaigns.models import CAREFUL_FIELDS, Campaign, CampaignTemplate, Recipient
+from apologies.campaigns import email_html, locales, templating
+from apologies.campaigns.models import CAREFUL_FIELDS, DEFAULT_SENDER_NAME, Campaign, CampaignTemplate, Recipient
 from apologies.sending.waves import AT
 from incidents.contacts.languages import language_code
 from incidents.models import AffectedPerson
@@ -186,17 +186,57 @@ class CampaignSettingsForm(forms.ModelForm):
         return bool({"tiers", "states", "allow_follow_up", "gift_tiers_field"} & set(self.changed_data))
 
 
+# A variant's own words for what the incident and the campaign say once, in the default language.
+OWN_WORDS = ["what_happened", "the_fix", "sender_name"]
+
+
 class TemplateForm(forms.ModelForm):
     class Meta:
         model = CampaignTemplate
-        fields = ["subject", "text_body", "html_body", "letter_body", "invitation"]
-        labels = {"text_body": "Text body", "html_body": "HTML body", "letter_body": "Letter body (HTML)"}
+        fields = ["subject", "text_body", "html_body", "letter_body", "invitation", *OWN_WORDS]
+        labels = {
+            "text_body": "Text body",
+            "html_body": "HTML body",
+            "letter_body": "Letter body (HTML)",
+            "what_happened": "What happened, in this language",
+            "the_fix": "The fix, in this language",
+            "sender_name": "Sender name, in this language",
+        }
         widgets = {
             "text_body": forms.Textarea(attrs={"rows": 14, "class": "mono"}),
             "html_body": forms.Textarea(attrs={"rows": 14, "class": "mono"}),
             "letter_body": forms.Textarea(attrs={"rows": 10, "class": "mono"}),
             "invitation": forms.Textarea(attrs={"rows": 3, "class": "mono"}),
+            "what_happened": forms.Textarea(attrs={"rows": 4}),
+            "the_fix": forms.Textarea(attrs={"rows": 4}),
         }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        template = self.instance
+        campaign = template.campaign
+        language = language_code(template.language)
+        default = language_code(campaign.default_language)
+        if not language or language == default:
+            # The default language's words are the incident's and the campaign's own: nothing to replace.
+            for name in OWN_WORDS:
+                del self.fields[name]
+            return
+        name, default_name = locales.language_name_in(language, "en"), locales.language_name_in(default, "en")
+        for field, whose in (
+            ("what_happened", "the incident's “what happened”"),
+            ("the_fix", "the incident's fix"),
+        ):
+            self.fields[field].help_text = (
+                f"Replaces {whose} (written in {default_name}) in these {name} words; "
+                f"blank: the incident's, which submitting refuses where these words use {{{{ {field} }}}}."
+            )
+        said = f", said in {name}" if campaign.sender_name == DEFAULT_SENDER_NAME else ""
+        self.fields[
+            "sender_name"
+        ].help_text = (
+            f"Replaces the campaign's sender name in these {name} words; blank: “{campaign.sender_name}”{said}."
+        )
 
     def clean(self) -> dict:
         data = super().clean()

@@ -13,6 +13,7 @@ from apologies.campaigns.words import default_words
 from apologies.letters import stock
 from apologies.letters.models import LetterSettings, return_address_problem
 from apologies.sending.models import Delivery
+from incidents.contacts.languages import language_code
 
 
 def campaign_edited(*, campaign: Campaign, user, what: str) -> None:
@@ -72,6 +73,39 @@ def email_words_problems(campaign: Campaign) -> list[str]:
     return problems
 
 
+# Every part of a variant that reaches people, and the placeholders whose words the incident gives (in its
+# campaign's default language), each to the incident's field; a variant's own field has the placeholder's name.
+WORD_FIELDS = ("subject", "text_body", "html_body", "letter_body", "invitation")
+INCIDENT_WORDS = {"what_happened": "what_happened", "the_fix": "fix"}
+
+
+def language_words_problems(campaign: Campaign) -> list[str]:
+    """Where a variant in another language than the default would quote the incident's words, each named; [] when
+    fine. Those words are written once, in the default language: the variant has to say them in its own
+    (an incident that says nothing there puts nothing in any language)."""
+    default = language_code(campaign.default_language)
+    incident = campaign.incident
+    problems = []
+    for template in campaign.templates.all():
+        language = language_code(template.language)
+        if not language or language == default:
+            continue
+        used = set()
+        for field in WORD_FIELDS:
+            try:
+                used |= {p.name for p in templating.placeholders(getattr(template, field))}
+            except templating.TemplateError:
+                continue  # template_problems names it
+        variant = language if template.tier == CampaignTemplate.ANY_TIER else str(template)
+        for name, field in INCIDENT_WORDS.items():
+            if name in used and getattr(incident, field).strip() and not getattr(template, name).strip():
+                problems.append(
+                    f"the {variant} words use {{{{ {name} }}}}, written in {default} for the incident: "
+                    f"write it in {language} for these words"
+                )
+    return problems
+
+
 def letters_problems(campaign: Campaign) -> list[str]:
     """What would stop this campaign's letters from printing once it is approved, each named; [] when fine."""
     if not campaign.recipients.filter(channel=Recipient.Channel.LETTER).exists():
@@ -96,6 +130,11 @@ def campaign_submit(*, campaign: Campaign, user) -> None:
             "Cannot submit yet: every email must show an unsubscribe link and a postal address; "
             + "; ".join(problems)
             + "."
+        )
+    problems = language_words_problems(campaign)
+    if problems:
+        raise CampaignError(
+            "Cannot submit yet: one email or letter never mixes two languages; " + "; ".join(problems) + "."
         )
     # Once sending starts the letter settings are locked: a fault found then would hold every letter for good.
     problems = letters_problems(campaign)
@@ -122,6 +161,11 @@ def campaign_approve(*, campaign: Campaign, user) -> None:
             "Cannot approve: every email must show an unsubscribe link and a postal address; "
             + "; ".join(problems)
             + "."
+        )
+    problems = language_words_problems(campaign)
+    if problems:
+        raise CampaignError(
+            "Cannot approve: one email or letter never mixes two languages; " + "; ".join(problems) + "."
         )
     problems = letters_problems(campaign)
     if problems:

@@ -11,6 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from incidents.models import Contact, Incident
 
@@ -50,6 +51,10 @@ class CountryPolicy(models.Model):
         allowed = [name for name, on in (("letter", self.letter_allowed), ("gift", self.gift_allowed)) if on]
         allowed += ["invitation"] if self.invite_allowed else []
         return f"{self.country}: {', '.join(allowed) or 'nothing'}"
+
+
+# The signature of a campaign nobody named a signer for: signed in the words' language (campaigns.words).
+DEFAULT_SENDER_NAME = gettext_noop("The team")
 
 
 def default_language() -> str:
@@ -107,7 +112,7 @@ class Campaign(models.Model):
         default=False,
         help_text="Also write to people an earlier campaign of this incident already apologised to.",
     )
-    sender_name = models.CharField(max_length=100, default="The team")
+    sender_name = models.CharField(max_length=100, default=DEFAULT_SENDER_NAME)
     # The brand people see on the public pages and in the emails; blank falls back to the settings.
     brand_name = models.CharField(max_length=100, blank=True, help_text="Blank: the site's brand name.")
     brand_logo = models.CharField(
@@ -262,6 +267,11 @@ class CampaignTemplate(models.Model):
         help_text="Shown only where the country's policy allows inviting people back; may use resubscribe_url "
         "and short_code.",
     )
+    # The incident's words and the signer are written once, in the campaign's default language: a variant in
+    # another language says them in its own, or its emails and letters would mix two languages.
+    what_happened = models.TextField(blank=True, help_text="Blank: the incident's words.")
+    the_fix = models.TextField(blank=True, help_text="Blank: the incident's words.")
+    sender_name = models.CharField(max_length=100, blank=True, help_text="Blank: the campaign's sender name.")
 
     class Meta:
         ordering = ["language", "tier"]

@@ -91,6 +91,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         and campaign.approval_is_stale(timezone.now() + timedelta(hours=campaign.approval_max_age_hours / 4)),
         "audience": planning.audience_label(campaign),
         "email_problems": lifecycle.email_words_problems(campaign) if campaign.is_editable else [],
+        "language_problems": lifecycle.language_words_problems(campaign) if campaign.is_editable else [],
         "already_apologised": (
             planning.recipients_already_apologised(campaign=campaign)
             if campaign.status in (Campaign.Status.DRAFT, Campaign.Status.SUBMITTED, Campaign.Status.APPROVED)

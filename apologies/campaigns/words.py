@@ -12,7 +12,7 @@ from django.utils.safestring import mark_safe
 
 from apologies.campaigns import locales, templating
 from apologies.campaigns.brand import brand_for
-from apologies.campaigns.models import Campaign, CampaignTemplate, Recipient
+from apologies.campaigns.models import DEFAULT_SENDER_NAME, Campaign, CampaignTemplate, Recipient
 from apologies.links import public_url, resubscribe_url, unsubscribe_token
 
 # The starting words of every new campaign and language variant: Django templates whose sentences are in
@@ -48,6 +48,17 @@ def default_words(language: str = "") -> dict[str, str]:
 def words_language(campaign: Campaign, template: CampaignTemplate) -> str:
     """The language of a template's words: its variant's, else the campaign's default (what surrounds them)."""
     return locales.page_language(template.language or campaign.default_language)
+
+
+def sender_name_for(campaign: Campaign, template: CampaignTemplate) -> str:
+    """Who signs these words: the variant's own signer, else the campaign's; the untouched default in the words'
+    language ("L'équipe"), since "The team" under French words would mix two languages."""
+    if template.sender_name:
+        return template.sender_name
+    if campaign.sender_name == DEFAULT_SENDER_NAME:
+        with translation.override(words_language(campaign, template)):
+            return translation.gettext(DEFAULT_SENDER_NAME)
+    return campaign.sender_name
 
 
 def mask_email(email: str) -> str:
@@ -101,9 +112,10 @@ def values_for(
         "max_in_10_min": locales.format_number(recipient.max_in_10_min, language=language, country=country),
         "incident_title": incident.title,
         "incident_date": locales.format_day(incident.started_at, language=language, country=country, tz=tz),
-        "what_happened": incident.what_happened,
-        "the_fix": incident.fix,
-        "sender_name": campaign.sender_name,
+        # A variant's own words where it gives them: the incident's are in the campaign's default language.
+        "what_happened": template.what_happened or incident.what_happened,
+        "the_fix": template.the_fix or incident.fix,
+        "sender_name": sender_name_for(campaign, template),
         "resubscribe_url": "",
         "short_code": "",
         "invitation": "",

@@ -372,7 +372,7 @@ class LetterWriter:
                 "body": mark_safe(body),
                 "gift": self.gift(recipient),
                 "signed": bool(SIGNED.search(body_template)),
-                "signer": self.campaign.sender_name,
+                "signer": words.sender_name_for(self.campaign, template),
                 "signer_title": self.ls.sender_title,
                 **self.head(item),
             },

@@ -17,13 +17,14 @@ from apologies import links
 from apologies.campaigns import locales
 from apologies.campaigns.audit import audit_add
 from apologies.campaigns.brand import Brand, brand_for
-from apologies.campaigns.models import CODE_ALPHABET, CODE_LENGTH, Campaign, Recipient
+from apologies.campaigns.models import CODE_ALPHABET, CODE_LENGTH, Campaign, CampaignTemplate, Recipient
 from apologies.campaigns.words import mask_email
 from apologies.links import VIA_CODE, public_url, sorry_recipient_id
 from apologies.sending.esp import email_html
 from apologies.sending.models import Delivery
 from apologies.wayback.models import Consent
 from incidents.contacts import suppressions
+from incidents.contacts.languages import language_code
 from incidents.models import Suppression
 
 
@@ -31,7 +32,11 @@ def delivery_for_unsubscribe_token(token: str) -> Delivery | None:
     delivery_id = links.delivery_from_unsubscribe_token(token)
     if delivery_id is None:
         return None
-    return Delivery.objects.filter(id=delivery_id).select_related("campaign", "recipient__campaign").first()
+    return (
+        Delivery.objects.filter(id=delivery_id)
+        .select_related("campaign", "recipient__campaign", "recipient__contact")
+        .first()
+    )
 
 
 def unsubscribed_already(*, delivery: Delivery) -> bool:
@@ -76,7 +81,9 @@ def sorry_page_data(recipient_id: int) -> dict | None:
             "messages",
             "max_in_10_min",
             "channel",
+            "tier",
             "contact__first_name",
+            "contact__language",
             "contact__country",
             "contact__time_zone",
             "language",
@@ -138,25 +145,66 @@ SORRY_PAGE_SECONDS = 300
 PERSON_LANGUAGE = "person"
 
 
+def person_page_key_language(browser: str) -> str:
+    """The cache's name for the page without ?lang=: it follows the browser where the person has no language."""
+    return f"{PERSON_LANGUAGE}-{browser}"
+
+
 def sorry_page_key(recipient_id: int, via: str, language: str) -> str:
     return f"amends:sorry-page:{recipient_id}:{via}:{language}"
 
 
 def sorry_page_forget(recipient_id: int) -> None:
     """A choice was made: the cached personal page would show an old state (in every language)."""
-
+    languages = locales.page_languages()
     cache.delete_many(
         [
             sorry_page_key(recipient_id, via, language)
             for via in (links.VIA_LINK, links.VIA_CODE)
-            for language in (PERSON_LANGUAGE, *locales.page_languages())
+            for language in (*(person_page_key_language(b) for b in ("", *languages)), *languages)
         ]
     )
 
 
-def page_language_of(recipient: Recipient) -> str:
-    """The language a person's public pages open in: theirs if we have it, else their campaign's default."""
-    return locales.page_language(recipient.language, recipient.campaign.default_language)
+def own_language(*, language: str, contact_language: str, default: str) -> str:
+    """The person's own language, which their pages open in before the browser's: their contact's, or one chosen
+    for them (their country's); "" when their language is only the campaign's default, which says nothing of them."""
+    if contact_language or language_code(language) != language_code(default):
+        return language
+    return ""
+
+
+def own_language_of(recipient: Recipient) -> str:
+    return own_language(
+        language=recipient.language,
+        contact_language=recipient.contact.language if recipient.contact else "",
+        default=recipient.campaign.default_language,
+    )
+
+
+def sorry_page_words(*, row: dict, language: str) -> dict[str, tuple[str, str]]:
+    """What happened and the fix as the personal page shows them, each with the language it is written in: the words
+    of the campaign's variant in the page's language where it gives its own, else the incident's (which are in the
+    campaign's default language). `row` is sorry_page_data's."""
+    default = language_code(row["campaign__default_language"]) or "en"
+    # The variant the person would be written to in this language, as Campaign.template_for picks it.
+    languages = [language, ""] if language == default else [language]
+    found = {
+        (t["language"], t["tier"]): t
+        for t in CampaignTemplate.objects.filter(campaign_id=row["campaign_id"], language__in=languages).values(
+            "language", "tier", "what_happened", "the_fix"
+        )
+    }
+    keys = [(code, tier) for code in languages for tier in (row["tier"], CampaignTemplate.ANY_TIER)]
+    variant = next((found[key] for key in keys if key in found), {})
+    words = {}
+    for name, incident_words in (
+        ("what_happened", row["campaign__incident__what_happened"]),
+        ("the_fix", row["campaign__incident__fix"]),
+    ):
+        own = variant.get(name) or ""
+        words[name] = (own, language) if own else (incident_words, default)
+    return words
 
 
 # Typed from paper: forgive what people misread. None of 0 O 1 I L is ever printed.

@@ -19,6 +19,7 @@ from django.utils import translation
 from django.utils.cache import patch_vary_headers
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
+from django.utils.translation.trans_real import parse_accept_lang_header
 from django.views import defaults as django_defaults
 from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import csrf_exempt
@@ -30,7 +31,6 @@ from apologies.campaigns.brand import Brand, brand_for, valid_color
 from apologies.wayback import services as wayback
 from apologies.wayback.models import Consent
 from config.clientip import client_ip
-from incidents.contacts.languages import language_code
 
 
 def _asked_language(request: HttpRequest) -> str:
@@ -39,13 +39,27 @@ def _asked_language(request: HttpRequest) -> str:
     return asked if asked in locales.page_languages() else ""
 
 
-def page_language(request: HttpRequest, *person: str) -> str:
-    """The switch's choice; else the person's language (theirs, then their campaign's); else the browser's."""
+def browser_language(request: HttpRequest) -> str:
+    """The first language of the browser's Accept-Language, by preference, that we have; "" when none is."""
+    for accepted, _ in parse_accept_lang_header(request.META.get("HTTP_ACCEPT_LANGUAGE", "")):
+        try:
+            return translation.get_supported_language_variant(accepted)
+        except LookupError:
+            continue
+    return ""
+
+
+def page_language(request: HttpRequest, own: str = "", default: str = "") -> str:
+    """The switch's choice; else the person's own language; else the browser's; else their campaign's default.
+
+    A person's language that is only their campaign's default says nothing of them: the browser they read
+    with does (services.own_language gives "" then). A visitor we know nothing of gets the browser's.
+    """
     asked = _asked_language(request)
     if asked:
         return asked
-    if any(person):
-        return locales.page_language(*person)
+    if own or default:
+        return locales.page_language(own, browser_language(request), default)
     return locales.page_language(translation.get_language_from_request(request))
 
 
@@ -172,16 +186,23 @@ def sorry_person(request: HttpRequest, token: str) -> HttpResponse:
     recipient_id, arrived = read
     if request.method == "POST":
         return _sorry_choose(request, token, recipient_id, arrived)
-    # The page everyone from a mailing opens: one query, and the cache until the person chooses.
+    # The page everyone from a mailing opens: one query (and one for the variant's words), cached until they choose.
     asked = _asked_language(request)
-    key = wayback.sorry_page_key(recipient_id, arrived, asked or wayback.PERSON_LANGUAGE)
+    browser = browser_language(request)
+    key = wayback.sorry_page_key(recipient_id, arrived, asked or wayback.person_page_key_language(browser))
     cached = cache.get(key)
     if cached is not None:
         return _cached_response(*cached)
     data = wayback.sorry_page_data(recipient_id)
     if data is None:
         return _page(request, "invalid.html", status=400)
-    language = page_language(request, data["language"], data["campaign__default_language"])
+    own = wayback.own_language(
+        language=data["language"] or "",
+        contact_language=data["contact__language"] or "",
+        default=data["campaign__default_language"],
+    )
+    language = page_language(request, own, data["campaign__default_language"])
+    incident_words = wayback.sorry_page_words(row=data, language=language)
     brand = wayback.brand_of_row(data)
     country = data["contact__country"] or ""
     tz = locales.zone_of(
@@ -207,10 +228,12 @@ def sorry_person(request: HttpRequest, token: str) -> HttpResponse:
             "started_on": locales.format_day(
                 data["campaign__incident__started_at"], language=language, country=country, tz=tz
             ),
-            "what_happened": data["campaign__incident__what_happened"],
-            "fix": data["campaign__incident__fix"],
-            # The incident's own words are written once, in the campaign's language: marked so, for screen readers.
-            "words_language": language_code(data["campaign__default_language"]) or "en",
+            # The variant's words in the page's language, else the incident's (in the campaign's default language):
+            # each marked with its language, for screen readers.
+            "what_happened": incident_words["what_happened"][0],
+            "what_happened_language": incident_words["what_happened"][1],
+            "fix": incident_words["the_fix"][0],
+            "fix_language": incident_words["the_fix"][1],
             "earlier": CHOSE.get(earlier, lambda: "")(),
             "earlier_on": locales.format_day(data["earlier_at"], language=language, country=country, tz=tz)
             if data["earlier_at"]
@@ -273,7 +296,7 @@ def sorry_done(request: HttpRequest, token: str) -> HttpResponse:
         "back_link": format_html('<a href="{}">', back + (f"?lang={asked}" if asked else "")),
         "link_end": mark_safe("</a>"),
     }
-    language = page_language(request, wayback.page_language_of(recipient))
+    language = page_language(request, wayback.own_language_of(recipient), recipient.campaign.default_language)
     return _page(request, "done.html", ctx, brand=brand_for(recipient.campaign), language=language)
 
 
@@ -322,7 +345,8 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         return _page(request, "unsubscribe_invalid.html", status=400)
     brand = brand_for(delivery.campaign)
     masked = words.mask_email(delivery.email)
-    language = page_language(request, wayback.page_language_of(delivery.recipient))
+    recipient = delivery.recipient
+    language = page_language(request, wayback.own_language_of(recipient), recipient.campaign.default_language)
     if request.method == "POST":
         one_click = "List-Unsubscribe" in request.POST
         wayback.unsubscribe(delivery=delivery, source="one-click" if one_click else "link")

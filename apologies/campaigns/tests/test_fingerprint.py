@@ -3,8 +3,9 @@
 import pytest
 from django.core import mail as django_mail
 
-from apologies.campaigns import lifecycle, planning
-from apologies.campaigns.models import Campaign, CampaignError, CountryPolicy
+from apologies.campaigns import fingerprint, lifecycle, planning
+from apologies.campaigns.fingerprint import TEMPLATE_OWN_WORDS
+from apologies.campaigns.models import Campaign, CampaignError, CampaignTemplate, CountryPolicy
 from apologies.models import AuditEvent, CapturedEmail
 from apologies.sending import services as sending
 from apologies.tests.factories import IncidentFactory, person
@@ -125,3 +126,28 @@ def test_it_still_sends_the_campaign_back_when_a_part_alone_is_deleted(approved,
     approved.templates.get().delete()
     approved.refresh_from_db()
     assert approved.status == "draft"
+
+
+def test_it_returns_the_campaign_to_draft_when_a_variants_own_words_change_after_approval(marketer, approver):
+    incident = IncidentFactory(what_happened="A loop sent you 25 emails.", fix="We stopped the loop.")
+    person(incident, "luc@example.fr")
+    campaign = planning.campaign_create(incident=incident, name="Sorry", author=marketer)
+    variant = lifecycle.template_add(campaign=campaign, language="fr", tier=CampaignTemplate.ANY_TIER, user=marketer)
+    variant.what_happened, variant.the_fix = "Une boucle vous a écrit 25 fois.", "Nous avons arrêté la boucle."
+    lifecycle.template_save(template=variant, user=marketer)
+    lifecycle.campaign_submit(campaign=campaign, user=marketer)
+    lifecycle.campaign_approve(campaign=campaign, user=approver)
+
+    variant.what_happened = "Cliquez sur http://evil.example/login"
+    variant.save()  # as the admin would: no form, no service
+
+    campaign.refresh_from_db()
+    assert campaign.status == "draft" and campaign.approved_parts == {}
+    assert ("edited", "changed since approval: the apology's words") in audit(campaign)
+
+
+def test_it_fingerprints_a_template_without_own_words_as_before_they_existed(approved):
+    # Approvals given before variants had their own words still match: blank ones are left out of the digest.
+    template = approved.templates.get()
+    before = fingerprint.fields_of(template, exclude={"id", "campaign", "created", "updated", *TEMPLATE_OWN_WORDS})
+    assert fingerprint.campaign_fingerprint(campaign=approved)["templates"] == fingerprint.digest([before])

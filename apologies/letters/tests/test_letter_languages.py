@@ -113,3 +113,12 @@ def test_it_prints_the_date_and_the_fixed_words_in_the_readers_language(campaign
     assert f"{recipient.short_code}" in text
     if language != "en":
         assert [word for word in ENGLISH if word in text] == []
+
+
+@pytest.mark.parametrize("language, signer", [("en", "The team"), ("fr", "L’équipe"), ("de", "Das Team")])
+def test_it_signs_with_the_untouched_default_signer_in_the_letters_language(campaign, language, signer):
+    recipient = campaign.recipients.get(email=f"{language}@example.com")
+    text = flat(pdf_text(layout.letter_preview(recipient=recipient)))
+    assert flat(signer) in text
+    if language != "en":
+        assert "The team" not in text

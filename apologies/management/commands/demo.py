@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError
 
-from apologies.campaigns.lifecycle import template_add
+from apologies.campaigns.lifecycle import template_add, template_save
 from apologies.campaigns.models import CampaignTemplate
 from apologies.campaigns.planning import campaign_create
 from apologies.letters.layout import letter_settings_save
@@ -28,6 +28,30 @@ DEMO_USERS = [
     ("viewer", "viewer", "Victor Viewer"),
 ]
 DEMO_TITLE = "Trial nurture workflow v2 looped"
+# The incident's words are English: each language variant says them in its own (or it could not be submitted).
+DEMO_WORDS = {
+    "fr": (
+        "Une modification du parcours d’accueil des essais y faisait revenir chaque utilisateur à chaque étape : "
+        "vous avez reçu le même courriel encore et encore, jusqu’à 25 en dix minutes, et quelques utilisateurs de "
+        "longue date en ont reçu des centaines avant que nous l’arrêtions.",
+        "Nous changeons notre façon de modifier les parcours : une deuxième personne relit chaque changement, et "
+        "chaque parcours a un plafond strict de messages par personne et par jour.",
+    ),
+    "de": (
+        "Eine Änderung am Willkommens-Workflow für Testkonten hat jede Person bei jedem Schritt erneut aufgenommen: "
+        "Sie haben dieselbe E-Mail immer wieder erhalten, bis zu 25 in zehn Minuten, und einige langjährige "
+        "Testnutzer Hunderte, bevor wir ihn gestoppt haben.",
+        "Wir ändern, wie wir Workflows aktualisieren: Eine zweite Person prüft jede Änderung, und jeder Workflow "
+        "hat eine feste Obergrenze an Nachrichten pro Person und Tag.",
+    ),
+    "es": (
+        "Un cambio en el flujo de bienvenida de la prueba hacía que cada usuario volviera a entrar en cada paso: "
+        "recibiste el mismo correo una y otra vez, hasta 25 en diez minutos, y algunos usuarios antiguos "
+        "recibieron cientos antes de que lo detuviéramos.",
+        "Estamos cambiando cómo gestionamos los cambios en los flujos: una segunda persona revisa cada cambio y "
+        "cada flujo tiene un límite estricto de mensajes por persona y día.",
+    ),
+}
 # A whole address: the letters are only printed once sending starts, when the settings can no longer change.
 DEMO_RETURN_ADDRESS = "Amends Inc.\n500 Market St\nSan Francisco, CA 94105"
 WORKFLOW = "trial-nurture-v2"
@@ -160,8 +184,10 @@ class Command(BaseCommand):
         )
         letter_settings_save(campaign=campaign, values={"return_address": DEMO_RETURN_ADDRESS}, user=marketer)
         # The demo's French, German and Spanish readers get their own words (each starts from the catalogue's).
-        for language in ("fr", "de", "es"):
-            template_add(campaign=campaign, language=language, tier=CampaignTemplate.ANY_TIER, user=marketer)
+        for language, (what_happened, the_fix) in DEMO_WORDS.items():
+            variant = template_add(campaign=campaign, language=language, tier=CampaignTemplate.ANY_TIER, user=marketer)
+            variant.what_happened, variant.the_fix = what_happened, the_fix
+            template_save(template=variant, user=marketer)
         self.stdout.write(
             f"Demo incident {incident.id}: {imp.imported} events, {incident.ledger_stats['people']} people hit."
         )

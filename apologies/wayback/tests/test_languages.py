@@ -11,7 +11,8 @@ from django.test import Client
 from django.urls import reverse
 
 from apologies import links
-from apologies.campaigns import planning
+from apologies.campaigns import lifecycle, planning
+from apologies.campaigns.models import CampaignTemplate
 from apologies.models import Consent
 from apologies.sending.models import Delivery
 from apologies.tests.factories import IncidentFactory, contact, person
@@ -159,3 +160,51 @@ def test_it_isolates_a_right_to_left_name_on_the_page(client, marketer):
     campaign = planning.campaign_create(incident=incident, name="x", author=marketer)
     html = client.get(page_url(campaign.recipients.get())).content.decode()
     assert '<bdi dir="rtl">أمل</bdi>, we' in html
+
+
+@pytest.fixture
+def claire(marketer):
+    """A French reader of an English campaign whose French words say what happened in French."""
+    incident = IncidentFactory(what_happened="Our workflow looped.", fix="We stopped the loop.")
+    person(incident, "claire@example.fr", state="unsubscribed", messages=25)
+    contact("claire@example.fr", country="FR", language="fr", first_name="Claire")
+    campaign = planning.campaign_create(incident=incident, name="x", author=marketer)
+    variant = lifecycle.template_add(campaign=campaign, language="fr", tier=CampaignTemplate.ANY_TIER, user=marketer)
+    variant.what_happened = "Notre parcours a tourné en boucle."
+    lifecycle.template_save(template=variant, user=marketer)
+    return campaign.recipients.get()
+
+
+def test_it_shows_the_incidents_words_of_the_variant_in_the_pages_language(client, claire):
+    html = client.get(page_url(claire)).content.decode()
+    assert '<p lang="fr" dir="auto">Notre parcours a tourné en boucle.</p>' in html
+    assert "Our workflow looped." not in html
+    # The variant gives no fix of its own: the incident's, marked as English.
+    assert '<span lang="en" dir="auto">We stopped the loop.</span>' in html
+    # In English (the campaign's own words), the incident's.
+    english = client.get(page_url(claire) + "?lang=en").content.decode()
+    assert '<p lang="en" dir="auto">Our workflow looped.</p>' in english and "Notre parcours" not in english
+
+
+def test_it_opens_a_person_whose_language_is_only_the_campaigns_default_in_the_browsers(marketer):
+    incident = IncidentFactory()
+    for email, language in (("nadia@example.com", ""), ("jane@example.com", "en")):
+        person(incident, email, state="unsubscribed")
+        contact(email, language=language, first_name=email.split("@")[0].title())
+    campaign = planning.campaign_create(incident=incident, name="x", author=marketer)
+    nadia, jane = campaign.recipients.get(email="nadia@example.com"), campaign.recipients.get(email="jane@example.com")
+    assert nadia.language == jane.language == "en"
+    french = Client(HTTP_ACCEPT_LANGUAGE="ja, fr-CA;q=0.9, en;q=0.5")
+
+    # Nadia's contact names no language: her "en" is only the campaign's default, and her browser reads French.
+    html = french.get(page_url(nadia)).content.decode()
+    assert '<html lang="fr"' in html and "Nadia, nous sommes désolés" in html
+    # The same page, cached, still follows each browser.
+    assert '<html lang="en"' in Client().get(page_url(nadia)).content.decode()
+    assert '<html lang="de"' in Client(HTTP_ACCEPT_LANGUAGE="de").get(page_url(nadia)).content.decode()
+    # The switch still wins over the browser, and the page after a choice follows the browser too.
+    assert '<html lang="es"' in french.get(page_url(nadia) + "?lang=es").content.decode()
+    done = french.post(page_url(nadia), {"choice": "stay_unsubscribed", "shown_in": "fr"}, follow=True)
+    assert '<html lang="fr"' in done.content.decode()
+    # Jane's contact says English: her own language wins over the browser's.
+    assert '<html lang="en"' in french.get(page_url(jane)).content.decode()
