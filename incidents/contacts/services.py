@@ -9,7 +9,8 @@ from django.utils import timezone
 from incidents.contacts.countries import country_code
 from incidents.contacts.languages import country_languages, language_code
 from incidents.sendlogs import FormatError, Rejected
-from incidents.sendlogs.readers import Limits, open_csv
+from incidents.sendlogs.csv_records import open_csv
+from incidents.sendlogs.readers import Limits
 
 from .addresses import address_check
 from .models import Contact, Suppression

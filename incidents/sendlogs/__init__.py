@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .readers import DEFAULT_LIMITS, HEAD_SIZE, LimitError, Limits, open_csv, open_log
+from .csv_records import open_csv
+from .readers import DEFAULT_LIMITS, HEAD_SIZE, LimitError, Limits, open_log
 from .records import Event, FormatError, Rejected, nul_field
 from .registry import (
     ANYMAIL_ESP_NAMES,

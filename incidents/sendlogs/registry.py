@@ -29,13 +29,13 @@ from . import (
     ses,
     sparkpost,
 )
+from .csv_records import csv_first_row, open_csv
 from .readers import (
     DEFAULT_LIMITS,
     HEAD_SIZE,
     LINE_LAYOUTS,
     Limits,
     check_depth,
-    csv_first_row,
     detect_encoding,
     head_of,
     head_text,
@@ -43,7 +43,6 @@ from .readers import (
     layout_of,
     log_stream,
     max_depth,
-    open_csv,
 )
 from .records import SAMPLE, Event, FormatError, Rejected
 from .tabular import column_key

@@ -14,7 +14,7 @@ import orjson
 
 from incidents.vocabulary import EventType
 
-from . import readers
+from . import csv_records, readers
 from .records import (
     Event,
     FormatError,
@@ -123,7 +123,7 @@ def csv_events(
     encoding = encoding or readers.detect_encoding(head)
     text = readers.head_text(head, encoding)
     readers.configure(stream, lines=not encoding.startswith("utf-16"), depth=False)
-    rows = readers.csv_rows(readers.text_lines(stream, encoding), delimiter or readers.sniff(text), encoding)
+    rows = csv_records.csv_rows(readers.text_lines(stream, encoding), delimiter or csv_records.sniff(text), encoding)
     header = next(rows, (0, []))[1]
     if header.__class__ is Rejected or not header:
         raise FormatError(f"The first row of this CSV cannot be read as a header row ({label}).")

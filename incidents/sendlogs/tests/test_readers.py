@@ -20,7 +20,8 @@ from incidents.sendlogs import (
     open_log,
     parse,
 )
-from incidents.sendlogs.readers import detect_encoding, open_csv
+from incidents.sendlogs.csv_records import open_csv
+from incidents.sendlogs.readers import detect_encoding
 
 CASES = Path(__file__).parent.parent.parent / "tests" / "cases"
 MAPPING = {"recipient": "Email", "time": "Time", "workflow": "Name"}
