@@ -115,6 +115,23 @@ def letters_problems(campaign: Campaign) -> list[str]:
     return [problem] if problem else []
 
 
+# What the words must be before they are submitted and approved: each rule with what finds where it is broken.
+WORDS_RULES = (
+    # US CAN-SPAM and the Gmail/Yahoo bulk-sender rules: a visible unsubscribe link and a postal address.
+    ("every email must show an unsubscribe link and a postal address", email_words_problems),
+    ("one email or letter never mixes two languages", language_words_problems),
+)
+
+
+def words_refuse(campaign: Campaign, refusal: str) -> None:
+    """Raise CampaignError for the first rule of WORDS_RULES the campaign breaks, naming every place; `refusal`
+    opens the sentence ("Cannot approve")."""
+    for rule, problems_of in WORDS_RULES:
+        problems = problems_of(campaign)
+        if problems:
+            raise CampaignError(f"{refusal}: {rule}; " + "; ".join(problems) + ".")
+
+
 def campaign_submit(*, campaign: Campaign, user) -> None:
     if not campaign.can_become(Campaign.Status.SUBMITTED):
         raise CampaignError(f"A {campaign.get_status_display().lower()} campaign cannot be submitted.")
@@ -124,18 +141,7 @@ def campaign_submit(*, campaign: Campaign, user) -> None:
     if not campaign.recipients.exclude(channel=Recipient.Channel.NONE).exists():
         raise CampaignError("Nobody in this audience can be reached: there is nothing to approve.")
     # What approval would refuse is said now, to the marketer who can fix it, not to the approver later.
-    problems = email_words_problems(campaign)
-    if problems:
-        raise CampaignError(
-            "Cannot submit yet: every email must show an unsubscribe link and a postal address; "
-            + "; ".join(problems)
-            + "."
-        )
-    problems = language_words_problems(campaign)
-    if problems:
-        raise CampaignError(
-            "Cannot submit yet: one email or letter never mixes two languages; " + "; ".join(problems) + "."
-        )
+    words_refuse(campaign, "Cannot submit yet")
     # Once sending starts the letter settings are locked: a fault found then would hold every letter for good.
     problems = letters_problems(campaign)
     if problems:
@@ -154,19 +160,7 @@ def campaign_approve(*, campaign: Campaign, user) -> None:
     if campaign.status not in (Campaign.Status.SUBMITTED, Campaign.Status.APPROVED):
         raise CampaignError(f"A {campaign.get_status_display().lower()} campaign cannot be approved.")
     renew = campaign.status == Campaign.Status.APPROVED
-    problems = email_words_problems(campaign)
-    if problems:
-        # US CAN-SPAM and the Gmail/Yahoo bulk-sender rules: a visible unsubscribe link and a postal address.
-        raise CampaignError(
-            "Cannot approve: every email must show an unsubscribe link and a postal address; "
-            + "; ".join(problems)
-            + "."
-        )
-    problems = language_words_problems(campaign)
-    if problems:
-        raise CampaignError(
-            "Cannot approve: one email or letter never mixes two languages; " + "; ".join(problems) + "."
-        )
+    words_refuse(campaign, "Cannot approve")
     problems = letters_problems(campaign)
     if problems:
         raise CampaignError("Cannot approve: its letters could never be printed. " + " ".join(problems))
