@@ -73,6 +73,10 @@ class Reply(models.Model):
     language = models.CharField(max_length=8, blank=True)
     kind_set_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+")
     received_at = models.DateTimeField(default=timezone.now)
+    # Spam, an auto-reply or mail about no apology is dismissed rather than deleted: it leaves the unmatched list
+    # and the navigation's count, and whoever dismissed it by mistake can restore it.
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+    dismissed_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+")
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -86,3 +90,7 @@ class Reply(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} from {self.from_email or 'someone'}"
+
+
+class ReplyError(Exception):
+    """A refused action on a reply, with the reason for the person who asked."""

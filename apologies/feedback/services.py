@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -15,9 +16,10 @@ from apologies.campaigns.audit import audit_add
 from apologies.campaigns.models import Campaign, Recipient
 from apologies.campaigns.words import mask_email
 from apologies.feedback import classify, tasks
-from apologies.feedback.models import DeliveryEvent, Reply
+from apologies.feedback.models import DeliveryEvent, Reply, ReplyError
 from apologies.sending.models import Delivery
 from apologies.wayback.services import delivery_for_unsubscribe_token, unsubscribe
+from incidents.auditlog.services import audit_record
 from incidents.contacts import suppressions
 from incidents.models import Suppression
 from incidents.sendlogs import records_from_esp_event
@@ -222,8 +224,17 @@ def reply_receive(*, message) -> Reply | None:
 
 
 def replies_unmatched() -> QuerySet[Reply]:
-    """Replies that matched no delivery, newest first: no campaign's Replies page shows them."""
-    return Reply.objects.filter(campaign__isnull=True).order_by("-received_at", "-id")
+    """Replies that matched no delivery and nobody dismissed, newest first: no campaign's Replies page shows them."""
+    return Reply.objects.filter(campaign__isnull=True, dismissed_at__isnull=True).order_by("-received_at", "-id")
+
+
+def replies_dismissed() -> QuerySet[Reply]:
+    """Unmatched replies staff dismissed (spam, auto-replies, mail about no apology), last dismissed first."""
+    return (
+        Reply.objects.filter(campaign__isnull=True, dismissed_at__isnull=False)
+        .select_related("dismissed_by")
+        .order_by("-dismissed_at", "-id")
+    )
 
 
 def recipient_campaigns(*, emails: Iterable[str]) -> dict[str, list[Campaign]]:
@@ -246,11 +257,14 @@ def recipient_campaigns(*, emails: Iterable[str]) -> dict[str, list[Campaign]]:
     return found
 
 
-def _never_again(reply: Reply) -> None:
-    emails = {e for e in (reply.from_email, reply.delivery.email if reply.delivery else "") if e}
+def _never_again(reply: Reply, *, also: Iterable[str] = (), by: AbstractBaseUser | None = None) -> None:
+    emails = {e for e in (reply.from_email, reply.delivery.email if reply.delivery else "", *also) if e}
     for email in emails:
         suppressions.suppression_add(
-            email=email, reason=Suppression.Reason.NEVER_AGAIN, source=f"reply: {reply.get_channel_display().lower()}"
+            email=email,
+            reason=Suppression.Reason.NEVER_AGAIN,
+            source=f"reply: {reply.get_channel_display().lower()}",
+            by=by,
         )
 
 
@@ -283,3 +297,83 @@ def reply_log(*, campaign: Campaign, email: str, channel: str, kind: str, text: 
         _never_again(reply)
     audit_add(campaign, user, "reply logged", f"{channel}: {reply.get_kind_display()}")
     return reply
+
+
+def reply_attach(*, reply: Reply, campaign: Campaign, email: str, user: AbstractBaseUser) -> Reply:
+    """Attach an unmatched reply to `campaign` and, when there is one, to its delivery to `email`; returns the reply.
+
+    `email` is the person's address in that campaign ("" for the sender's: people often write from another
+    address than the one the apology went to). With no delivery of the campaign to that address the reply is
+    attached to the campaign alone (`reply.delivery` is None), as a reply logged by staff may be.
+    Afterwards the reply is matched by staff and no longer dismissed, the campaign's audit says who attached it,
+    and a never-again reply also suppresses the delivery's address (or the recipient's, before the apology
+    went out), not only the sender's.
+
+    Raises ReplyError when the reply already belongs to a campaign: it is no longer unmatched.
+    """
+    email = (email or reply.from_email).strip().lower()
+    delivery = campaign.deliveries.filter(email=email).order_by("-id").first() if email else None
+    with transaction.atomic():
+        # Conditional, so that two people attaching the same reply at once attach it once.
+        attached = Reply.objects.filter(id=reply.id, campaign__isnull=True).update(
+            campaign=campaign, delivery=delivery, matched_by=Reply.Match.STAFF, dismissed_at=None, dismissed_by=None
+        )
+        if not attached:
+            current = Reply.objects.select_related("campaign").filter(id=reply.id).first()
+            raise ReplyError(
+                f"This reply already belongs to the campaign {current.campaign.name}: it is no longer unmatched."
+                if current and current.campaign
+                else "This reply is gone."
+            )
+        reply.campaign, reply.delivery, reply.matched_by = campaign, delivery, Reply.Match.STAFF
+        reply.dismissed_at, reply.dismissed_by = None, None
+        if reply.kind == Reply.Kind.NEVER_AGAIN:
+            # A recipient whose apology is not out yet must not get it: their campaign address is suppressed too.
+            recipient = [email] if email and campaign.recipients.filter(email=email).exists() else []
+            _never_again(reply, also=recipient, by=user)
+        to = f"its delivery to {_masked(email)}" if delivery else f"no delivery to {_masked(email)}"
+        audit_add(campaign, user, "reply attached", f"{_masked(reply.from_email)}: {reply.get_kind_display()}, {to}")
+    return reply
+
+
+def reply_dismiss(*, reply: Reply, user: AbstractBaseUser) -> None:
+    """Dismiss an unmatched reply that is about no apology (spam, an auto-reply, stray mail): nothing is deleted.
+
+    It leaves `replies_unmatched()` and so the navigation's count; `reply_restore` brings it back.
+    Raises ReplyError when the reply belongs to a campaign (that campaign's Replies page shows it) or is
+    dismissed already.
+    """
+    now = timezone.now()
+    done = Reply.objects.filter(id=reply.id, campaign__isnull=True, dismissed_at__isnull=True).update(
+        dismissed_at=now, dismissed_by=user
+    )
+    if not done:
+        current = Reply.objects.filter(id=reply.id).first()
+        if current is None:
+            raise ReplyError("This reply is gone.")
+        if current.campaign_id:
+            raise ReplyError("This reply belongs to a campaign: only an unmatched reply can be dismissed.")
+        raise ReplyError("This reply is dismissed already.")
+    reply.dismissed_at, reply.dismissed_by = now, user
+    audit_record(user=user, action="reply.dismissed", target=f"reply {reply.id}", detail=_audit_detail(reply))
+
+
+def reply_restore(*, reply: Reply, user: AbstractBaseUser) -> None:
+    """Bring a dismissed reply back to the unmatched replies (and their count).
+
+    Raises ReplyError when the reply is not dismissed.
+    """
+    done = Reply.objects.filter(id=reply.id, dismissed_at__isnull=False).update(dismissed_at=None, dismissed_by=None)
+    if not done:
+        raise ReplyError("This reply is not dismissed: there is nothing to restore.")
+    reply.dismissed_at, reply.dismissed_by = None, None
+    audit_record(user=user, action="reply.restored", target=f"reply {reply.id}", detail=_audit_detail(reply))
+
+
+def _masked(email: str) -> str:
+    return mask_email(email) if email else "an unknown address"
+
+
+def _audit_detail(reply: Reply) -> str:
+    # Masked, and without the subject, like the campaign audit's entries: the log outlives an erased person.
+    return f"{_masked(reply.from_email)}: {reply.get_kind_display()}"

@@ -1,4 +1,5 @@
-"""Staff pages of replies: the inbox per campaign, the replies no campaign claims, reclassifying and logging."""
+"""Staff pages of replies: the inbox per campaign, the replies no campaign claims (attached to one, dismissed or
+restored by staff), reclassifying and logging."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from apologies.campaigns.access import campaign_or_404, edit_required, view_required
 from apologies.feedback import classify
 from apologies.feedback import services as feedback
-from apologies.feedback.forms import ReplyLogForm
-from apologies.feedback.models import Reply
+from apologies.feedback.forms import ReplyAttachForm, ReplyLogForm
+from apologies.feedback.models import Reply, ReplyError
 
 
 @login_required
@@ -43,20 +45,33 @@ def campaign_replies(request: HttpRequest, campaign_id: int) -> HttpResponse:
 @login_required
 @view_required
 def replies_unmatched(request: HttpRequest) -> HttpResponse:
-    page = Paginator(feedback.replies_unmatched(), 30).get_page(request.GET.get("page"))
+    # ?dismissed=1: the ones staff dismissed, to find one dismissed by mistake.
+    dismissed = request.GET.get("dismissed") == "1"
+    replies_qs = feedback.replies_dismissed() if dismissed else feedback.replies_unmatched()
+    page = Paginator(replies_qs, 30).get_page(request.GET.get("page"))
     leads = feedback.recipient_campaigns(emails={r.from_email for r in page})
     rows = [(r, classify.strip_quoted(r.text), leads.get(r.from_email, [])) for r in page]
-    return render(request, "apologies/replies_unmatched.html", {"page": page, "rows": rows, "query": ""})
+    ctx = {
+        "page": page,
+        "rows": rows,
+        "dismissed": dismissed,
+        "dismissed_count": None if dismissed else feedback.replies_dismissed().count(),
+        "query": "dismissed=1" if dismissed else "",
+    }
+    return render(request, "apologies/replies_unmatched.html", ctx)
 
 
 @login_required
 @view_required
 def reply_detail(request: HttpRequest, reply_id: int) -> HttpResponse:
     reply = get_object_or_404(
-        Reply.objects.select_related("campaign__incident", "delivery", "kind_set_by"), id=reply_id
+        Reply.objects.select_related("campaign__incident", "delivery", "kind_set_by", "dismissed_by"), id=reply_id
     )
     own_words = classify.strip_quoted(reply.text)
     leads = [] if reply.campaign_id else feedback.recipient_campaigns(emails=[reply.from_email]).get(reply.from_email)
+    attach_form = None
+    if reply.campaign_id is None and request.user.has_perm("apologies.change_campaign"):
+        attach_form = ReplyAttachForm(leads=[c.id for c in leads or []], initial={"email": reply.from_email})
     ctx = {
         "r": reply,
         "own_words": own_words,
@@ -66,6 +81,7 @@ def reply_detail(request: HttpRequest, reply_id: int) -> HttpResponse:
         "kinds": Reply.Kind.choices,
         "whole_reply_shown": True,
         "leads": leads or [],
+        "attach_form": attach_form,
     }
     return render(request, "apologies/reply_detail.html", ctx)
 
@@ -96,3 +112,60 @@ def reply_log(request: HttpRequest, campaign_id: int) -> HttpResponse:
     else:
         messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs))
     return redirect("apologies:replies", campaign.id)
+
+
+@login_required
+@edit_required
+@require_POST
+def reply_attach(request: HttpRequest, reply_id: int) -> HttpResponse:
+    reply = get_object_or_404(Reply, id=reply_id)
+    leads = feedback.recipient_campaigns(emails=[reply.from_email]).get(reply.from_email, [])
+    form = ReplyAttachForm(request.POST, leads=[c.id for c in leads])
+    if not form.is_valid():
+        messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs))
+        return redirect("apologies:reply_detail", reply.id)
+    campaign = form.cleaned_data["campaign"]
+    try:
+        feedback.reply_attach(reply=reply, campaign=campaign, email=form.cleaned_data["email"], user=request.user)
+    except ReplyError as e:
+        messages.error(request, str(e))
+        return redirect("apologies:reply_detail", reply.id)
+    if reply.delivery:
+        messages.success(request, f"Reply attached to {campaign.name}, to the apology to {reply.delivery.email}.")
+    else:
+        # Said plainly: the reply counts for the campaign but for nobody's apology in it.
+        who = form.cleaned_data["email"] or reply.from_email or "an unknown address"
+        messages.success(request, f"Reply attached to {campaign.name} but to no apology in it: it has none to {who}.")
+    return redirect("apologies:replies", campaign.id)
+
+
+@login_required
+@edit_required
+@require_POST
+def reply_dismiss(request: HttpRequest, reply_id: int) -> HttpResponse:
+    reply = get_object_or_404(Reply, id=reply_id)
+    try:
+        feedback.reply_dismiss(reply=reply, user=request.user)
+    except ReplyError as e:
+        messages.error(request, str(e))
+        return redirect("apologies:reply_detail", reply.id)
+    messages.success(request, f"Reply from {reply.from_email or 'someone'} dismissed; its page can undo that.")
+    if request.POST.get("back") == "list":
+        # Back to the same page of the list, to go on sorting it.
+        page = request.POST.get("page", "")
+        return redirect(reverse("apologies:replies_unmatched") + (f"?page={page}" if page.isdigit() else ""))
+    return redirect("apologies:reply_detail", reply.id)
+
+
+@login_required
+@edit_required
+@require_POST
+def reply_restore(request: HttpRequest, reply_id: int) -> HttpResponse:
+    reply = get_object_or_404(Reply, id=reply_id)
+    try:
+        feedback.reply_restore(reply=reply, user=request.user)
+    except ReplyError as e:
+        messages.error(request, str(e))
+    else:
+        messages.success(request, f"Reply from {reply.from_email or 'someone'} is back among the unmatched replies.")
+    return redirect("apologies:reply_detail", reply.id)
