@@ -56,7 +56,7 @@ class Reply(models.Model):
         REPLY_TO = "reply_to", "Reply-To address"
         REFERENCES = "references", "In-Reply-To / References"
         SENDER = "sender", "Sender address"
-        STAFF = "staff", "Logged by staff"
+        STAFF = "staff", "Staff"
         NONE = "none", "Not matched"
 
     campaign = models.ForeignKey(Campaign, models.CASCADE, null=True, blank=True, related_name="replies")

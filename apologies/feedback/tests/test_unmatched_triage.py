@@ -70,7 +70,7 @@ def test_it_attaches_a_reply_from_another_address_to_the_campaign_and_its_delive
     )
     assert response.redirect_chain == [(reverse("apologies:replies", args=[sent.campaign_id]), 302)]
     html = response.content.decode()
-    assert "Thank you, no harm done." in html and "matched by logged by staff" in html
+    assert "Thank you, no harm done." in html and "matched by staff" in html
     assert "to the apology to jane@example.com" in html
 
     reply.refresh_from_db()
