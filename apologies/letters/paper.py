@@ -273,6 +273,12 @@ def address_fit(lines: list[str], envelope: Envelope) -> Fit:
     )
 
 
+def envelopes_fitting(lines: list[str], *, other_than: Envelope) -> list[Envelope]:
+    """The other envelopes (and their paper) Amends offers whose window shows these lines: an address too tall or
+    too wide for one window may be complete, and print in another."""
+    return [e for e in ENVELOPES.values() if e.key != other_than.key and address_fit(lines, e).size is not None]
+
+
 def return_fit(lines: list[str], envelope: Envelope) -> Fit:
     """The return address: in the US return window, or on one line above the A4 address."""
     if envelope.return_window is None:

@@ -21,7 +21,7 @@ from django.utils import timezone
 from apologies.campaigns import fingerprint, lifecycle
 from apologies.campaigns.audit import audit_add
 from apologies.campaigns.models import Campaign, CampaignError, Recipient
-from apologies.letters import glyphs, preflight, tasks
+from apologies.letters import gifts, glyphs, preflight, tasks
 from apologies.letters.addressing import window_address
 from apologies.letters.layout import (
     LetterInput,
@@ -41,7 +41,7 @@ from apologies.letters.models import (
     LetterSettings,
     return_address_problem,
 )
-from apologies.letters.paper import Envelope, address_fit
+from apologies.letters.paper import Envelope, address_fit, envelopes_fitting
 from apologies.sending.models import Delivery
 from incidents.exports import csv_safe
 from incidents.models import Contact, Suppression
@@ -69,17 +69,41 @@ class Held:
     recipient: Recipient
     reason: str
     delivery: Delivery | None = None
+    # True when the address is complete but the chosen envelope's window cannot show it: another paper and
+    # envelope would print it, so fixing the address is not the remedy.
+    envelope_fix: bool = False
 
 
-def letter_problem(contact: Contact | None, *, ls: LetterSettings, envelope: Envelope) -> tuple[str, list[str]]:
+class LetterProblem(NamedTuple):
+    """Why a letter cannot print ("" when it can), the lines its window shows, and whether another envelope would."""
+
+    problem: str
+    lines: list[str]
+    envelope_fix: bool = False
+
+
+def letter_problem(contact: Contact | None, *, ls: LetterSettings, envelope: Envelope) -> LetterProblem:
     """Why this person's letter cannot print ("" when it can), and the lines its window shows."""
     problem, lines = window_address(contact, sender_country=ls.return_country)
     if problem:
-        return problem, []
+        return LetterProblem(problem, [])
     missing = glyphs.missing_chars("".join(lines) + contact.first_name + contact.last_name)
     if missing:
-        return f"no installed font prints {glyphs.describe(missing)}: install one, or fix the name", lines
-    return address_fit(lines, envelope).problem, lines
+        problem = f"no installed font prints {glyphs.describe(missing)}: install one, or fix the name"
+        return LetterProblem(problem, lines)
+    problem = address_fit(lines, envelope).problem
+    if not problem:
+        return LetterProblem("", lines)
+    others = envelopes_fitting(lines, other_than=envelope)
+    if not others:
+        return LetterProblem(problem, lines)
+    choices = " or ".join(e.label for e in others)
+    return LetterProblem(
+        f"{problem}. The address is complete but too big for this window: it fits {choices} "
+        "(choose the paper and envelope in the letter settings)",
+        lines,
+        envelope_fix=True,
+    )
 
 
 def holds(campaign: Campaign) -> dict[int, LetterHold]:
@@ -111,11 +135,11 @@ def letters_held(*, campaign: Campaign) -> list[Held]:
         pairs = [(r, None) for r in rows.order_by("email")]
     held = []
     for recipient, delivery in pairs:
-        problem = letter_problem(recipient.contact, ls=ls, envelope=envelope)[0]
+        problem, _, envelope_fix = letter_problem(recipient.contact, ls=ls, envelope=envelope)
         if not problem and delivery is not None and delivery.id in held_after_layout:
             problem = held_after_layout[delivery.id].reason
         if problem:
-            held.append(Held(recipient, problem, delivery))
+            held.append(Held(recipient, problem, delivery, envelope_fix))
     return held
 
 
@@ -198,15 +222,15 @@ def batches_create(*, campaign: Campaign, user, size: int | None = None) -> Batc
             if d.email in never:
                 continue
             contact = contacts.get(d.contact_id)
-            problem, lines = letter_problem(contact, ls=ls, envelope=envelope)
+            problem, lines, envelope_fix = letter_problem(contact, ls=ls, envelope=envelope)
             if not problem and d.id in held_after_layout:
                 problem = held_after_layout[d.id].reason
             if problem:
-                problems[d.id] = problem
+                problems[d.id] = (problem, envelope_fix)
             else:
                 ready.append((d, contact, lines))
         held = [
-            Held(delivery.recipient, problems[delivery.id], delivery)
+            Held(delivery.recipient, problems[delivery.id][0], delivery, envelope_fix=problems[delivery.id][1])
             for delivery in Delivery.objects.filter(id__in=problems).select_related("recipient__contact")
         ]
         # Presort: the mail house's discount depends on postal codes arriving in order.
@@ -434,13 +458,14 @@ def batch_mailed(*, batch: LetterBatch, on: date, user) -> None:
             raise CampaignError("Someone else changed this batch at the same moment: reload and try again.")
         Delivery.objects.filter(letter__batch=batch).update(status=Delivery.Status.SENT, sent_at=sent_at, error="")
         skus = Counter(batch.letters.exclude(gift_sku="").values_list("gift_sku", flat=True))
-        for package in GiftPackage.objects.filter(sku__in=skus):
+        for package in GiftPackage.objects.select_for_update().filter(sku__in=skus).order_by("id"):
             n = skus[package.sku]
             reservation = GiftReservation.objects.filter(campaign=batch.campaign, package=package).first()
             held = min(n, reservation.quantity) if reservation else 0
             GiftPackage.objects.filter(id=package.id).update(
                 stock=Greatest(F("stock") - n, 0), reserved=Greatest(F("reserved") - held, 0)
             )
+            gifts.gift_audit(before=package, after=GiftPackage.objects.get(id=package.id))
             if reservation:
                 GiftReservation.objects.filter(id=reservation.id).update(quantity=reservation.quantity - held)
         GiftReservation.objects.filter(campaign=batch.campaign, quantity=0).delete()

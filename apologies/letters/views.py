@@ -69,6 +69,7 @@ def campaign_letters(request: HttpRequest, campaign_id: int, *, forms_given: dic
         "printable": max(0, waiting - len(held)) if campaign.status in letter_batches.STARTED else 0,
         "started": campaign.status in letter_batches.STARTED,
         "held": held,
+        "held_for_envelope": sum(1 for h in held if h.envelope_fix),
         "without_address": letter_batches.letters_without_address(campaign=campaign),
         "settings_form": given.get("settings") or LetterSettingsForm(campaign=campaign, ls=ls),
         "gifts_form": given.get("gifts") or GiftsForm(campaign=campaign),
@@ -135,7 +136,17 @@ def letters_render(request: HttpRequest, campaign_id: int) -> HttpResponse:
     else:
         messages.error(request, "No letter is waiting to be printed.")
     if run.held:
-        messages.error(request, f"{len(run.held)} held out: their address needs fixing first (listed below).")
+        envelope = sum(1 for h in run.held if h.envelope_fix)
+        if envelope < len(run.held):
+            messages.error(
+                request, f"{len(run.held) - envelope} held out: their address needs fixing first (listed below)."
+            )
+        if envelope:
+            messages.error(
+                request,
+                f"{envelope} held out: the address is complete but does not fit this envelope's window: "
+                "another paper and envelope would print it (listed below).",
+            )
     return redirect(_letters_url(campaign))
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from auditlog.context import set_actor
+from auditlog.models import LogEntry
+from django.urls import reverse
 
 from apologies.campaigns import lifecycle, planning
 from apologies.campaigns import models as campaigns_models
@@ -13,6 +16,7 @@ from apologies.letters import services as letter_batches
 from apologies.models import Campaign, GiftPackage, GiftReservation
 from apologies.sending import services as sending
 from apologies.tests.letters_factories import letter_campaign
+from incidents.auditlog.services import Filters, audit_search
 
 pytestmark = pytest.mark.django_db
 
@@ -196,3 +200,74 @@ def test_it_returns_an_approved_campaign_to_draft_when_its_gift_price_rises(mark
     assert campaign.status == "draft" and package.reserved == 0  # the approval's hold is given back
     audit = list(campaign.audit.values_list("action", "detail"))
     assert any("gift packages and their prices" in detail for action, detail in audit if action == "edited")
+
+
+def test_it_never_gives_a_gift_to_a_letter_whose_country_rule_forbids_one(marketer_client, marketer):
+    package = rose()
+    campaign = letter_campaign(
+        marketer,
+        people={
+            "us@example.com": {"messages": 12},
+            "gb@example.com": {"messages": 12, "country": "GB"},
+            "de@example.com": {"messages": 12, "country": "DE"},
+            "es@example.com": {"messages": 12, "country": "ES"},
+        },
+        start=False,
+    )
+    # Saved on the letters page as a marketer would, then again with the tier unchanged but the rule changed.
+    url = reverse("apologies:letters_gifts", args=[campaign.id])
+    assert marketer_client.post(url, {"tier_2": package.id}).status_code == 302
+    campaign.refresh_from_db()
+    assert campaign.gift_tiers == [2] and campaign.recipients.filter(channel="letter").count() == 4
+    assert list(campaign.recipients.filter(gift=True).values_list("email", flat=True)) == ["us@example.com"]
+    cost = stock.letters_cost(campaign=campaign)
+    assert (cost.letters, cost.gift_count) == (4, 1)
+    page = marketer_client.get(reverse("apologies:letters", args=[campaign.id])).content.decode()
+    assert '<span class="big">1</span> gifts' in page
+    assert planning.campaign_counts(campaign=campaign)["gifts"] == 1
+
+    # The rule is read when the gifts are saved: a country that allows gifts gets them, the others still do not.
+    planning.policy_save(country="GB", gift_allowed=True)
+    gifts.gifts_assign(campaign=campaign, packages={2: None}, user=marketer)
+    gifts.gifts_assign(campaign=campaign, packages={2: package}, user=marketer)
+    assert sorted(campaign.recipients.filter(gift=True).values_list("email", flat=True)) == [
+        "gb@example.com",
+        "us@example.com",
+    ]
+
+
+def test_it_audits_every_gift_package_edit_with_its_old_and_new_values(marketer_client, marketer, approver):
+    package = rose(stock=10, unit_cost="8.00")
+    form = {"name": "Rose box", "sku": "ROSE-01", "items": "chocolate rose", "unit_cost": "9.50", "stock": 10}
+    assert marketer_client.post(reverse("apologies:gift_edit", args=[package.id]), form).status_code == 302
+    [entry] = LogEntry.objects.get_for_object(package).filter(action=LogEntry.Action.UPDATE)
+    assert entry.actor == marketer
+    assert entry.changes_dict == {
+        "unit_cost": ["8.00", "9.50"],
+        "items": ["chocolate rose\nsqueezable can", "chocolate rose"],
+    }
+    rows, _ = audit_search(filters=Filters(action="giftpackage.updated"))
+    assert [row.username for row in rows] == ["maya"]
+    assert "unit_cost: 8.00 → 9.50" in rows[0].detail
+
+    # A refused edit (the conditional write found the stock held) records nothing.
+    campaign = submitted(marketer, people=3, package=package)
+    lifecycle.campaign_approve(campaign=campaign, user=approver)
+    with pytest.raises(campaigns_models.CampaignError, match="3 are held"):
+        gifts.gift_save(package=package, values={"stock": 2, "unit_cost": Decimal("1.00")})
+    assert LogEntry.objects.get_for_object(package).filter(action=LogEntry.Action.UPDATE).count() == 1
+
+
+def test_it_audits_the_stock_that_mailed_letters_take(marketer, approver, django_capture_on_commit_callbacks):
+    package = rose(stock=10)
+    campaign = submitted(marketer, people=3, package=package)
+    lifecycle.campaign_approve(campaign=campaign, user=approver)
+    sending.campaign_start(campaign=campaign, user=approver)
+    campaign.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        [batch] = letter_batches.batches_create(campaign=campaign, user=approver).batches
+    batch.refresh_from_db()
+    with set_actor(approver):
+        letter_batches.batch_mailed(batch=batch, on=batch.created.date(), user=approver)
+    [entry] = LogEntry.objects.get_for_object(package).filter(action=LogEntry.Action.UPDATE)
+    assert entry.changes_dict == {"stock": ["10", "7"]} and entry.actor == approver

@@ -16,6 +16,7 @@ from apologies.letters import gifts, layout
 from apologies.letters import services as letter_batches
 from apologies.models import Campaign, GiftPackage, Letter, LetterBatch
 from apologies.tests.letters_factories import letter_campaign, pdf_page_count
+from incidents.models import Contact
 
 pytestmark = pytest.mark.django_db
 
@@ -180,3 +181,45 @@ def test_it_says_why_the_letter_settings_are_locked_once_sending_starts(marketer
     assert 'id="settings-locked"' not in page(letter_campaign(marketer, people={"a@example.com": {}}, start=False))
     html = page(started(marketer, approver, n=1))
     assert 'id="settings-locked">Sending has started, so what the letters say and cost is locked' in html
+
+
+def test_it_advises_another_envelope_for_a_complete_address_too_tall_for_the_window(marketer_client, marketer):
+    campaign = letter_campaign(
+        marketer,
+        people={"us@example.com": {}, "gb@example.com": {"country": "GB"}, "moved@example.com": {}},
+        start=False,
+    )
+    moved, gb = Contact.objects.get(email="moved@example.com"), Contact.objects.get(email="gb@example.com")
+    Contact.objects.filter(id=moved.id).update(
+        postal_code="", address_valid=False, address_problems="postal code missing"
+    )
+    held = {h.recipient.email: h for h in letter_batches.letters_held(campaign=campaign)}
+    assert sorted(held) == ["gb@example.com", "moved@example.com"]
+    assert held["gb@example.com"].envelope_fix and not held["moved@example.com"].envelope_fix
+    assert held["gb@example.com"].reason.startswith("the address has 5 lines")
+    assert (
+        "it fits A4 in a DL window envelope (DIN 5008 form B) or A4 in a C5 window envelope (folded once) or A4 in "
+        "a C6 window envelope (folded twice)" in held["gb@example.com"].reason
+    )
+
+    page = marketer_client.get(reverse("apologies:letters", args=[campaign.id])).content.decode()
+    assert reverse("incidents:contact_edit", args=[moved.id]) in page  # an incomplete address: fix it
+    assert reverse("incidents:contact_edit", args=[gb.id]) not in page  # a complete one: another envelope
+    assert 'href="#settings-h">Choose another envelope</a>' in page
+    # The cost counts the held letters too, and says so.
+    assert '<span class="big">3</span> letters, 2 of them held' in page
+    assert 'id="held-in-cost"' in page
+
+    layout.letter_settings_save(campaign=campaign, values={"page_size": "a4", "envelope": "dl"}, user=marketer)
+    assert [h.recipient.email for h in letter_batches.letters_held(campaign=campaign)] == ["moved@example.com"]
+
+
+def test_it_shows_the_mail_houses_link_only_to_who_may_open_it(client, marketer, viewer):
+    campaign = letter_campaign(marketer, people={"a@example.com": {}}, start=False)
+    letters, mail_houses = reverse("apologies:letters", args=[campaign.id]), reverse("apologies:print_profiles")
+    client.force_login(viewer)
+    assert mail_houses not in client.get(letters).content.decode()
+    assert client.get(mail_houses).status_code == 403
+    client.force_login(marketer)
+    assert mail_houses in client.get(letters).content.decode()
+    assert client.get(mail_houses).status_code == 200
