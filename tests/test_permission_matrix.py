@@ -75,6 +75,7 @@ MATRIX: dict[str, dict[str, set[str]]] = {
     "apologies:templates": entry(SIGNED_IN, NOBODY),
     "apologies:template_add": entry(NOBODY, EDIT),
     "apologies:template_save": entry(NOBODY, EDIT),
+    "apologies:template_delete": entry(NOBODY, EDIT),
     "apologies:recipients": entry(SIGNED_IN, NOBODY),
     "apologies:recipients_csv": entry(SIGNED_IN, NOBODY),
     "apologies:preview": entry(SIGNED_IN, NOBODY),

@@ -1,7 +1,7 @@
 """What an approval covers: a fingerprint of everything that reaches a recipient or the budget, part by part.
 
 An approver approves words, people, prices and rules as they were at that moment. The fingerprint is a
-SHA-256 per part (the campaign's settings, the incident's words, the templates, the brand, the country
+SHA-256 per part (the campaign's settings, the incident's words and tiers, the templates, the brand, the country
 rules, the gift packages and prices, the letter settings, the recipient list), stored on approval and
 compared when sending or rendering starts, before every batch, and whenever a covered row is saved. A
 part that differs names what changed; the campaign goes back to draft (or pauses, once sending).
@@ -42,6 +42,8 @@ CAMPAIGN_VOLATILE = {
 }
 # The incident's fields that the words quote (see campaigns.words.values_for).
 INCIDENT_WORDS = ("title", "what_happened", "fix", "root_cause", "started_at", "ended_at")
+# The incident's tier bounds: recipients keep a tier number, whose label, audience, gift and variant they decide.
+INCIDENT_TIERS = ("tier_bounds",)
 GIFT_FIELDS = ("name", "sku", "items", "unit_cost")
 BRAND_SETTINGS = ("AMENDS_BRAND_NAME", "AMENDS_BRAND_LOGO", "AMENDS_BRAND_COLOR", "AMENDS_FROM_ADDRESS")
 RECIPIENT_FIELDS = ("email", "channel", "gift", "invite_allowed", "tier", "language", "contact_id")
@@ -50,6 +52,7 @@ RECIPIENT_FIELDS = ("email", "channel", "gift", "invite_allowed", "tier", "langu
 PARTS = {
     "settings": "the campaign's settings",
     "incident": "the incident's words (what happened, the fix)",
+    "tiers": "the incident's tiers (the messages each tier counts)",
     "templates": "the apology's words",
     "brand": "the brand",
     "country_rules": "the country rules",
@@ -57,7 +60,7 @@ PARTS = {
     "letters": "the letter settings",
     "recipients": "who receives it and how",
 }
-WORDS_PARTS = ("settings", "incident", "templates", "brand", "country_rules", "gifts", "letters")
+WORDS_PARTS = ("settings", "incident", "tiers", "templates", "brand", "country_rules", "gifts", "letters")
 
 
 def digest(rows: Iterable) -> str:
@@ -92,6 +95,7 @@ def campaign_fingerprint(*, campaign: Campaign, recipients: bool = True) -> dict
     parts = {
         "settings": digest([fields_of(stored, exclude=CAMPAIGN_VOLATILE)]),
         "incident": digest([fields_of(incident, only=INCIDENT_WORDS)]),
+        "tiers": digest([fields_of(incident, only=INCIDENT_TIERS)]),
         "templates": digest(template_words(t) for t in campaign.templates.order_by("language", "tier", "id")),
         "brand": digest([{name: getattr(settings, name, "") for name in BRAND_SETTINGS}]),
         "country_rules": digest(

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apologies.campaigns import control, email_html, fingerprint, locales, templating
 from apologies.campaigns.audit import audit_add
 from apologies.campaigns.brand import brand_for
 from apologies.campaigns.models import Campaign, CampaignError, CampaignTemplate, Recipient
-from apologies.campaigns.words import default_words
+from apologies.campaigns.words import default_words, sender_name_for
 from apologies.letters import stock
 from apologies.letters.models import LetterSettings, return_address_problem
 from apologies.sending.models import Delivery
@@ -79,30 +82,116 @@ WORD_FIELDS = ("subject", "text_body", "html_body", "letter_body", "invitation")
 INCIDENT_WORDS = {"what_happened": "what_happened", "the_fix": "fix"}
 
 
+def placeholders_used(template: CampaignTemplate) -> dict[str, list[templating.Placeholder]]:
+    """Each placeholder the variant's words use, by name, with every way it is written (fallbacks differ)."""
+    used: dict[str, list[templating.Placeholder]] = {}
+    for field in WORD_FIELDS:
+        try:
+            found = templating.placeholders(getattr(template, field))
+        except templating.TemplateError:
+            continue  # template_problems names it
+        for placeholder in found:
+            used.setdefault(placeholder.name, []).append(placeholder)
+    return used
+
+
+def variant_name(template: CampaignTemplate) -> str:
+    """How a rule names a variant: "fr", "de / tier 0", "default / any tier"."""
+    language = language_code(template.language)
+    return language if language and template.tier == CampaignTemplate.ANY_TIER else str(template)
+
+
+# A variant in another language whose words are the default language's, letter for letter, was never translated.
+TRANSLATED_FIELDS = {"subject": "subject", "text_body": "text body", "html_body": "HTML body", "letter_body": "letter"}
+PLACEHOLDER_OR_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|<[^>]*>", re.S)
+
+
+def untranslated_fields(template: CampaignTemplate, base: CampaignTemplate | None) -> list[str]:
+    """The parts of `template` identical to the default language's `base` that hold words (not only placeholders
+    or markup): what a variant in another language still says in the default one."""
+    if base is None:
+        return []
+    same = []
+    for field, label in TRANSLATED_FIELDS.items():
+        text = getattr(template, field)
+        if text.strip() and text == getattr(base, field) and re.search(r"[^\W\d_]", PLACEHOLDER_OR_TAG.sub("", text)):
+            same.append(label)
+    return same
+
+
 def language_words_problems(campaign: Campaign) -> list[str]:
-    """Where a variant in another language than the default would quote the incident's words, each named; [] when
-    fine. Those words are written once, in the default language: the variant has to say them in its own
-    (an incident that says nothing there puts nothing in any language)."""
+    """Where a variant in another language than the default would quote the incident's words, or still says
+    its words in the default language, each named; [] when fine. The incident's words are written once, in
+    the default language: the variant has to say them in its own (an incident that says nothing there puts
+    nothing in any language)."""
     default = language_code(campaign.default_language)
     incident = campaign.incident
+    templates = list(campaign.templates.all())
+    bases = {t.tier: t for t in templates if language_code(t.language) in ("", default)}
     problems = []
-    for template in campaign.templates.all():
+    for template in templates:
         language = language_code(template.language)
         if not language or language == default:
             continue
-        used = set()
-        for field in WORD_FIELDS:
-            try:
-                used |= {p.name for p in templating.placeholders(getattr(template, field))}
-            except templating.TemplateError:
-                continue  # template_problems names it
-        variant = language if template.tier == CampaignTemplate.ANY_TIER else str(template)
+        used = placeholders_used(template)
+        variant = variant_name(template)
+        same = untranslated_fields(template, bases.get(template.tier) or bases.get(CampaignTemplate.ANY_TIER))
+        if same:
+            problems.append(
+                f"the {' and '.join(same)} of the {variant} words are the {default} words unchanged: "
+                f"write them in {language}, or remove the variant"
+            )
         for name, field in INCIDENT_WORDS.items():
             if name in used and getattr(incident, field).strip() and not getattr(template, name).strip():
                 problems.append(
                     f"the {variant} words use {{{{ {name} }}}}, written in {default} for the incident: "
                     f"write it in {language} for these words"
                 )
+    return problems
+
+
+def where_to_write(place: str, own_field: str, *, own: bool) -> str:
+    """Where a blank placeholder's words are written: `place`, and a variant's own field when it has them."""
+    return place + (f", or in these words' own “{own_field}, in this language”" if own else "")
+
+
+def blank_words_problems(campaign: Campaign) -> list[str]:
+    """Where a variant quotes a placeholder whose value is blank for everyone who reads it ("What happened: "
+    and nothing after), each named with where to write it; [] when fine."""
+    default = language_code(campaign.default_language)
+    incident = campaign.incident
+    brand = brand_for(campaign)
+    problems = []
+    for template in campaign.templates.all():
+        language = language_code(template.language)
+        # Only another language's variant has words of its own (the words page's fields "…, in this language").
+        own = bool(language) and language != default
+        # The value everyone reading these words gets (campaigns.words.values_for), and where to write it.
+        values = {
+            "incident_title": (incident.title, "the incident's title (on the incident's page)"),
+            "what_happened": (
+                template.what_happened or incident.what_happened,
+                where_to_write("the incident's what happened (on the incident's page)", "What happened", own=own),
+            ),
+            "the_fix": (
+                template.the_fix or incident.fix,
+                where_to_write("the incident's fix (on the incident's page)", "The fix", own=own),
+            ),
+            "sender_name": (
+                sender_name_for(campaign, template),
+                where_to_write("the campaign's sender name (its settings)", "Sender name", own=own),
+            ),
+            "brand_name": (brand.name, "the campaign's brand name (its settings), or AMENDS_BRAND_NAME for the site"),
+        }
+        for name, written in placeholders_used(template).items():
+            if name not in values or values[name][0].strip():
+                continue
+            if all(p.fallback.strip() for p in written):
+                continue  # {{ what_happened or "…" }} says something
+            problems.append(
+                f"the {variant_name(template)} words use {{{{ {name} }}}}, which is blank for everyone: "
+                f"write it in {values[name][1]}"
+            )
     return problems
 
 
@@ -115,11 +204,29 @@ def letters_problems(campaign: Campaign) -> list[str]:
     return [problem] if problem else []
 
 
+def tiers_problems(campaign: Campaign) -> list[str]:
+    """Whether the people were planned with other tier bounds than the incident's now (their tier numbers would
+    take the new tiers' labels, gifts and variants): one sentence, or [] when every tier agrees."""
+    bounds = campaign.incident.tier_bounds
+    agrees = Q()
+    for tier, low in enumerate(bounds):
+        # As Incident.tier_for: below the first bound is tier 0, from each bound up to the next its own tier.
+        within = Q(tier=tier) if tier == 0 else Q(tier=tier, messages__gte=low)
+        if tier + 1 < len(bounds):
+            within &= Q(messages__lt=bounds[tier + 1])
+        agrees |= within
+    if not campaign.recipients.exclude(agrees).exists():
+        return []
+    labels = ", ".join(campaign.incident.tier_labels())
+    return [f"the people were planned with other tiers than the incident's ({labels}): plan again from the ledger"]
+
+
 # What the words must be before they are submitted and approved: each rule with what finds where it is broken.
 WORDS_RULES = (
     # US CAN-SPAM and the Gmail/Yahoo bulk-sender rules: a visible unsubscribe link and a postal address.
     ("every email must show an unsubscribe link and a postal address", email_words_problems),
     ("one email or letter never mixes two languages", language_words_problems),
+    ("no words quote a placeholder that is blank for everyone", blank_words_problems),
 )
 
 
@@ -142,6 +249,9 @@ def campaign_submit(*, campaign: Campaign, user) -> None:
         raise CampaignError("Nobody in this audience can be reached: there is nothing to approve.")
     # What approval would refuse is said now, to the marketer who can fix it, not to the approver later.
     words_refuse(campaign, "Cannot submit yet")
+    problems = tiers_problems(campaign)
+    if problems:
+        raise CampaignError("Cannot submit yet: " + " ".join(problems) + ".")
     # Once sending starts the letter settings are locked: a fault found then would hold every letter for good.
     problems = letters_problems(campaign)
     if problems:
@@ -161,6 +271,9 @@ def campaign_approve(*, campaign: Campaign, user) -> None:
         raise CampaignError(f"A {campaign.get_status_display().lower()} campaign cannot be approved.")
     renew = campaign.status == Campaign.Status.APPROVED
     words_refuse(campaign, "Cannot approve")
+    problems = tiers_problems(campaign)
+    if problems:
+        raise CampaignError("Cannot approve: " + " ".join(problems) + ".")
     problems = letters_problems(campaign)
     if problems:
         raise CampaignError("Cannot approve: its letters could never be printed. " + " ".join(problems))
@@ -241,13 +354,50 @@ def template_add(*, campaign: Campaign, language: str, tier: int, user) -> Campa
     return template
 
 
+def template_delete(*, template: CampaignTemplate, user) -> None:
+    """Remove a language or tier variant (never the default words); the campaign goes back to draft."""
+    campaign = template.campaign
+    if not campaign.is_editable:
+        raise CampaignError("Sending has started: the words can no longer be changed.")
+    if template.language == "" and template.tier == CampaignTemplate.ANY_TIER:
+        raise CampaignError("The default words cannot be removed: every other variant falls back to them.")
+    with transaction.atomic():
+        # Back to draft first, naming the removal and who removed it (the deletion's re-check then finds a draft).
+        campaign_edited(campaign=campaign, user=user, what=f"variant {template} removed")
+        template.delete()
+
+
+def letters_outstanding(campaign: Campaign) -> bool:
+    """Does a started campaign still have letters to go out (not yet rendered nor handed to a provider)?"""
+    return campaign.deliveries.filter(
+        channel=Recipient.Channel.LETTER, status__in=[Delivery.Status.QUEUED, Delivery.Status.HELD]
+    ).exists()
+
+
+def changes_to_approve(campaign: Campaign) -> list[str]:
+    """What changed since the approval of a campaign that can no longer go back to draft and still has something
+    to send: paused, or completed with letters still to go out. [] otherwise, or when nothing changed."""
+    if campaign.status == Campaign.Status.PAUSED or (
+        campaign.status == Campaign.Status.COMPLETED and letters_outstanding(campaign)
+    ):
+        return fingerprint.changed_parts(campaign=campaign, recipients=False)
+    return []
+
+
+HELD = "held for approval"
+
+
 def campaign_approval_check(*, campaign: Campaign, user=None, recipients: bool = True) -> list[str]:
     """Compare what reaches people with what was approved; act on a difference and return what changed.
 
     Submitted or approved: back to draft (the stock it held is released). Sending: paused, since people
-    already received the approved words. Other statuses, or nothing changed: []. Every outcome that acts
-    leaves an audit entry naming the parts that changed.
+    already received the approved words. Completed with letters still to go out: they wait (rendering and
+    providers refuse a changed campaign) until an approver approves the changes (campaign_changes_approve).
+    Other statuses, or nothing changed: []. Every outcome that acts leaves an audit entry naming the parts
+    that changed.
     """
+    if campaign.status == Campaign.Status.COMPLETED:
+        return completed_check(campaign=campaign, user=user)
     if campaign.status not in (
         Campaign.Status.SUBMITTED,
         Campaign.Status.APPROVED,
@@ -268,29 +418,52 @@ def campaign_approval_check(*, campaign: Campaign, user=None, recipients: bool =
     return changed
 
 
+def completed_check(*, campaign: Campaign, user=None) -> list[str]:
+    """A completed campaign's letters still to go out wait for the changes' approval: said once in its audit."""
+    if not letters_outstanding(campaign):
+        return []
+    changed = fingerprint.changed_parts(campaign=campaign, recipients=False)
+    if not changed:
+        return []
+    detail = (
+        f"What was approved changed ({', '.join(changed)}): its letters still to go out wait until an approver "
+        "approves the changes."
+    )
+    last = campaign.audit.first()
+    if last is None or (last.action, last.detail) != (HELD, detail):
+        audit_add(campaign, user, HELD, detail)
+    return changed
+
+
 def campaigns_recheck(*, campaigns) -> int:
     """Run the approval check on each campaign that an approval covers (after a covered row changed)."""
     acted = 0
-    live = (Campaign.Status.SUBMITTED, Campaign.Status.APPROVED, Campaign.Status.SENDING)
+    live = (Campaign.Status.SUBMITTED, Campaign.Status.APPROVED, Campaign.Status.SENDING, Campaign.Status.COMPLETED)
     for campaign in campaigns.filter(status__in=live).select_related("incident"):
-        # Sending campaigns cannot change their recipients; the cheap parts are enough for them.
-        if campaign_approval_check(campaign=campaign, recipients=campaign.status != Campaign.Status.SENDING):
+        # Started campaigns cannot change their recipients; the cheap parts are enough for them.
+        started = campaign.status in (Campaign.Status.SENDING, Campaign.Status.COMPLETED)
+        if campaign_approval_check(campaign=campaign, recipients=not started):
             acted += 1
     return acted
 
 
 def campaign_changes_approve(*, campaign: Campaign, user) -> list[str]:
-    """A second person approves what changed in a paused campaign (new words, prices, rules); returns the parts.
+    """A second person approves what changed in a paused campaign, or in a completed one with letters still to
+    go out (new words, prices, rules); returns the parts.
 
-    A paused campaign cannot go back to draft (people already have its apology), so the changes are
-    approved in place, by an approver who did not write the campaign; resuming is then possible.
+    Such a campaign cannot go back to draft (people already have its apology), so the changes are approved in
+    place, by an approver who did not write the campaign; resuming, or rendering its letters, is then possible.
     """
     if not user.has_perm("apologies.approve_campaign"):
         raise CampaignError("Only an approver can approve changes.")
     if user.pk == campaign.author_id:
         raise CampaignError("You wrote this campaign: a second person has to approve its changes.")
-    if campaign.status != Campaign.Status.PAUSED:
-        raise CampaignError("Only the changes of a paused campaign are approved this way.")
+    outstanding = campaign.status == Campaign.Status.COMPLETED and letters_outstanding(campaign)
+    if campaign.status != Campaign.Status.PAUSED and not outstanding:
+        raise CampaignError(
+            "Only the changes of a paused campaign, or of a completed one with letters still to go out, are "
+            "approved this way."
+        )
     changed = fingerprint.changed_parts(campaign=campaign, recipients=False)
     parts = fingerprint.campaign_fingerprint(campaign=campaign)
     Campaign.objects.filter(id=campaign.id).update(approved_parts=parts, approved_by=user, approved_at=timezone.now())

@@ -17,6 +17,7 @@ urlpatterns = [
     path("<int:campaign_id>/templates/", views.campaign_templates, name="templates"),
     path("<int:campaign_id>/templates/add/", views.template_add, name="template_add"),
     path("templates/<int:template_id>/", views.template_save, name="template_save"),
+    path("templates/<int:template_id>/delete/", views.template_delete, name="template_delete"),
     path("<int:campaign_id>/people/", views.campaign_recipients, name="recipients"),
     path("<int:campaign_id>/people.csv", views.campaign_recipients_csv, name="recipients_csv"),
     path("people/<int:recipient_id>/", views.recipient_preview, name="preview"),

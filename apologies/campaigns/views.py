@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from apologies import links
-from apologies.campaigns import fingerprint, lifecycle, planning, previews, templating, words
+from apologies.campaigns import lifecycle, planning, previews, templating, words
 from apologies.campaigns.access import (
     approve_required,
     campaign_act,
@@ -77,12 +77,9 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "review": campaign.deliveries.filter(status=Delivery.Status.REVIEW)[:50],
         "failed": campaign.deliveries.filter(status=Delivery.Status.FAILED)[:20],
         "is_author": request.user.pk == campaign.author_id,
-        # A paused campaign whose approved parts changed waits for an approver to approve the changes.
-        "changed": (
-            fingerprint.changed_parts(campaign=campaign, recipients=False)
-            if campaign.status == Campaign.Status.PAUSED
-            else []
-        ),
+        # A paused campaign, or a completed one with letters to go out, whose approved parts changed waits for an
+        # approver to approve the changes.
+        "changed": lifecycle.changes_to_approve(campaign),
         "reject_form": RejectForm(),
         "pause_form": PauseForm(),
         "stale": campaign.status == Campaign.Status.APPROVED and campaign.approval_is_stale(),
@@ -168,7 +165,9 @@ def campaign_changes_approve(request: HttpRequest, campaign_id: int) -> HttpResp
         request,
         campaign,
         lambda: lifecycle.campaign_changes_approve(campaign=campaign, user=request.user),
-        "Changes approved: the campaign can resume.",
+        "Changes approved: its letters can go out."
+        if campaign.status == Campaign.Status.COMPLETED
+        else "Changes approved: the campaign can resume.",
     )
 
 
@@ -207,20 +206,27 @@ def campaign_cancel(request: HttpRequest, campaign_id: int) -> HttpResponse:
 def campaign_templates(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = campaign_or_404(campaign_id)
     templates = list(campaign.templates.all())
-    labels = campaign.incident.tier_labels()
     selected = next((t for t in templates if str(t.id) == request.GET.get("t")), templates[0])
-    form = TemplateForm(instance=selected)
-    ctx = {
+    ctx = _templates_context(campaign, templates, selected, TemplateForm(instance=selected))
+    return render(request, "apologies/templates.html", ctx)
+
+
+def _templates_context(
+    campaign: Campaign, templates: list[CampaignTemplate], selected: CampaignTemplate, form: TemplateForm
+) -> dict:
+    labels = campaign.incident.tier_labels()
+    return {
         "campaign": campaign,
         "templates": [(t, _variant_label(t, labels)) for t in templates],
         "selected": selected,
         "selected_label": _variant_label(selected, labels),
+        # The default words cannot be removed: every variant falls back to them.
+        "default_id": next((t.id for t in templates if t.language == "" and t.tier == CampaignTemplate.ANY_TIER), None),
         "form": form,
         "variant_form": VariantForm(campaign=campaign),
         "placeholders": templating.PLACEHOLDERS.items(),
         "forms": previews.plural_forms(campaign=campaign),
     }
-    return render(request, "apologies/templates.html", ctx)
 
 
 def _variant_label(template: CampaignTemplate, labels: list[str]) -> str:
@@ -243,18 +249,7 @@ def template_save(request: HttpRequest, template_id: int) -> HttpResponse:
         lifecycle.template_save(template=form.save(commit=False), user=request.user)
         messages.success(request, "Saved.")
         return redirect(f"{_templates_url(campaign)}?t={template.id}")
-    templates = list(campaign.templates.all())
-    labels = campaign.incident.tier_labels()
-    ctx = {
-        "campaign": campaign,
-        "templates": [(t, _variant_label(t, labels)) for t in templates],
-        "selected": template,
-        "selected_label": _variant_label(template, labels),
-        "form": form,
-        "variant_form": VariantForm(campaign=campaign),
-        "placeholders": templating.PLACEHOLDERS.items(),
-        "forms": previews.plural_forms(campaign=campaign),
-    }
+    ctx = _templates_context(campaign, list(campaign.templates.all()), template, form)
     return render(request, "apologies/templates.html", ctx, status=400)
 
 
@@ -276,6 +271,21 @@ def template_add(request: HttpRequest, campaign_id: int) -> HttpResponse:
         campaign=campaign, language=form.cleaned_data["language"], tier=form.cleaned_data["tier"], user=request.user
     )
     return redirect(f"{_templates_url(campaign)}?t={template.id}")
+
+
+@login_required
+@edit_required
+@require_POST
+def template_delete(request: HttpRequest, template_id: int) -> HttpResponse:
+    template = get_object_or_404(CampaignTemplate.objects.select_related("campaign__incident"), id=template_id)
+    campaign = template.campaign
+    try:
+        lifecycle.template_delete(template=template, user=request.user)
+    except CampaignError as e:
+        messages.error(request, str(e))
+        return redirect(f"{_templates_url(campaign)}?t={template.id}")
+    messages.success(request, f"Variant {template} removed.")
+    return redirect(_templates_url(campaign))
 
 
 RECIPIENT_SORTS = {"messages": "-messages", "email": "email", "tier": "-tier"}

@@ -31,6 +31,14 @@ LANGUAGES = {
 ENGLISH_WORDS = re.compile(r"\b(the|you|your|we|our|sorry|emails?|again|unsubscribe|please|letter|continue)\b", re.I)
 
 
+# What happened and the fix, as a marketer writes them in each variant's language.
+OWN_WORDS = {
+    "fr": ("Notre automatisme a tourné en boucle.", "Nous l'avons arrêté."),
+    "de": ("Unser Ablauf lief in einer Schleife.", "Wir haben ihn gestoppt."),
+    "es": ("Nuestro flujo se repitió sin parar.", "Lo hemos detenido."),
+}
+
+
 def english_fragments() -> list[str]:
     """The English source sentences, cut at their placeholders into pieces long enough to mean something."""
     po = polib.pofile(str(django_settings.BASE_DIR / "locale" / "fr" / "LC_MESSAGES" / "django.po"))
@@ -62,8 +70,8 @@ def readers(settings, live_server):
     settings.SITE_URL = live_server.url
     marketer = make_user("maya", "marketer")
     approver = make_user("ana", "approver")
-    # The incident's own words are the marketer's, in one language: none here, so the page is all catalogue.
-    incident = IncidentFactory(what_happened="", fix="")
+    # The incident's own words are the marketer's, in one language (English); each variant says them in its own.
+    incident = IncidentFactory(what_happened="Our workflow looped.", fix="We stopped it.")
     for language, (_, country, *_rest) in LANGUAGES.items():
         person(incident, f"zoe.{language}@example.com", state="unsubscribed", messages=25)
         contact(f"zoe.{language}@example.com", first_name="Zoë", country=country, language="")
@@ -72,7 +80,11 @@ def readers(settings, live_server):
         contact(f"sam.{language}@example.com", first_name="Sam", country=country, language=language)
     campaign = planning.campaign_create(incident=incident, name="Sorry", author=marketer, sender_name="Lumière")
     for language in ("fr", "de", "es"):
-        lifecycle.template_add(campaign=campaign, language=language, tier=CampaignTemplate.ANY_TIER, user=marketer)
+        variant = lifecycle.template_add(
+            campaign=campaign, language=language, tier=CampaignTemplate.ANY_TIER, user=marketer
+        )
+        variant.what_happened, variant.the_fix = OWN_WORDS[language]
+        lifecycle.template_save(template=variant, user=marketer)
     lifecycle.campaign_submit(campaign=campaign, user=marketer)
     lifecycle.campaign_approve(campaign=campaign, user=approver)
     sending.campaign_start(campaign=campaign, user=approver)
