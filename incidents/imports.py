@@ -20,7 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import events_load, sendlogs
-from .contacts.services import contacts_import_run, suppressions_import_run
+from .contacts.services import contacts_file_check, contacts_import_run, suppressions_import_run
 from .ledger import ledger_compute
 from .models import Import, ImportStopped, Incident
 from .sendlogs.generic_csv import read_word, status_preview
@@ -66,7 +66,8 @@ def import_create(
 ) -> Import:
     """Store an upload and queue it; a generic CSV send log first waits for its column mapping.
 
-    Raises sendlogs.FormatError when the file is no send log we recognise, before anything is stored.
+    Raises sendlogs.FormatError when the file is no send log we recognise, or no contact list (see
+    contacts_file_check), before anything is stored.
     """
     imp = Import(
         kind=kind,
@@ -91,6 +92,10 @@ def import_create(
             imp.mapping = saved.get("mapping", {})
             imp.delimiter = imp.delimiter or saved.get("delimiter", "")
             imp.date_format = imp.date_format or saved.get("date_format", "")
+    elif kind == Import.Kind.CONTACTS:
+        uploaded.seek(0)
+        contacts_file_check(fileobj=uploaded, limits=import_limits())
+        uploaded.seek(0)
     imp.file.save(uploaded.name, uploaded, save=False)
     imp.save()
     if imp.status == Import.Status.QUEUED:
@@ -265,8 +270,13 @@ STAGING_TIME = {
 COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def staging_rows(imp: Import, events: Iterator) -> Iterator[tuple[str, ...]]:
-    """Events as rows of text for the staging table; rejected records are counted on the way."""
+def staging_rows(imp: Import, events: Iterator, states: list[int] | None = None) -> Iterator[tuple[str, ...]]:
+    """Events as rows of text for the staging table; rejected records are counted on the way.
+
+    A recipient's state an event reveals apart from its message (Mailgun's suppress-* failures: unsubscribed,
+    complained) is staged as a record of its own but not counted as a row read: "Rows read" counts the file's
+    events. `states[0]` counts them.
+    """
     Rejected = sendlogs.Rejected
     for item in events:
         imp.rows_read += 1
@@ -277,6 +287,10 @@ def staging_rows(imp: Import, events: Iterator) -> Iterator[tuple[str, ...]]:
         if nul:
             imp.reject(item.ref, f"a NUL character (\\u0000) in the {nul}: no database text can hold it")
             continue
+        if not item.message_id and item.esp_event_id.endswith(":" + item.event):
+            imp.rows_read -= 1
+            if states is not None:
+                states[0] += 1
         ts = item.occurred_at.timestamp()
         if item.esp_event_id:
             raw = "id\x1f" + item.esp_event_id
@@ -365,6 +379,8 @@ def _run_sendlog(imp: Import, path: str | None = None) -> None:
                 imp.rows_read += records
             progress()
 
+        states = [0]  # recipients' states staged apart from their events (staging_rows)
+
         with connection.cursor() as cursor:
             _create_staging(cursor)
             load = ""
@@ -376,12 +392,12 @@ def _run_sendlog(imp: Import, path: str | None = None) -> None:
                         cursor,
                         load,
                         events,
-                        lambda chunk: copy_blocks(staging_rows(imp, iter(chunk))),
+                        lambda chunk: copy_blocks(staging_rows(imp, iter(chunk), states)),
                         loaded,
                         CHUNK_ROWS,
                     )
                 else:
-                    _load_staging(cursor, staging_rows(imp, events), progress)
+                    _load_staging(cursor, staging_rows(imp, events, states), progress)
                     staged = _count(cursor, "SELECT COUNT(*) FROM amends_staging")
                 if staged == 0:
                     label = sendlogs.FORMAT_LABELS.get(imp.format, imp.format)
@@ -407,7 +423,7 @@ def _run_sendlog(imp: Import, path: str | None = None) -> None:
                     merge_s = time.monotonic() - started - read_s
                     # In the same transaction, so "done" always comes with its ledger.
                     ledger_compute(incident=imp.incident)
-                    imp.finish(Import.Status.DONE)
+                    imp.finish(Import.Status.DONE, states_note(states[0]))
                 log.info(
                     "import %s: %s rows read and loaded in %.2f s, merged in %.2f s, ledger %.2f s",
                     imp.id,
@@ -424,6 +440,15 @@ def _run_sendlog(imp: Import, path: str | None = None) -> None:
                 cursor.execute("DROP TABLE IF EXISTS amends_staging")
                 if load:
                     events_load.load_end(cursor, load)
+
+
+def states_note(states: int) -> str:
+    if not states:
+        return ""
+    return (
+        f"{states:,} of the events read also say the recipient's state (unsubscribed, complained or bounced "
+        f"before): each state is kept as a record of its own, counted in Imported as well."
+    )
 
 
 def _merge_staging(cursor, imp: Import) -> int:
@@ -457,6 +482,9 @@ class CsvPreview:
     status_words: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     # [(the cell, the time in UTC or why it cannot be read)] for the first rows
     times: list[tuple[str, str]] = field(default_factory=list)
+    # Rows among the first STATUS_SAMPLE_ROWS the import will reject (the first few), and how many in all
+    rejected: list[sendlogs.Rejected] = field(default_factory=list)
+    rejected_count: int = 0
 
 
 PREVIEW_ROWS = 10
@@ -476,17 +504,20 @@ def import_preview(
 ) -> CsvPreview:
     """The first rows of a CSV waiting for its mapping, read with the chosen (or detected) encoding and delimiter.
 
+    Rows the import will reject (an unclosed quote, a line past the limit) are listed in the preview, not refused.
     Raises sendlogs.FormatError when the file cannot be read that way (naming the line and the encoding).
     """
     with imp.file.open("rb") as f:
-        header, rows, used = sendlogs.csv_preview(
+        sample = sendlogs.csv_sample(
             f,
             delimiter or imp.delimiter or None,
             encoding=encoding or imp.encoding,
             limits=import_limits(),
             rows=STATUS_SAMPLE_ROWS,
         )
+    header, rows, used = sample.header, sample.rows, sample.encoding
     preview = CsvPreview(header, rows[:PREVIEW_ROWS], used, encoding_label(used))
+    preview.rejected, preview.rejected_count = sample.rejected, sample.rejected_count
     for at, name in enumerate(header):
         words = list(dict.fromkeys(row[at] for row in rows if at < len(row) and row[at]))
         if not words or len(words) > 40:

@@ -326,9 +326,14 @@ def contact_list(request: HttpRequest) -> HttpResponse:
 def contact_upload(request: HttpRequest) -> HttpResponse:
     form = FileUploadForm(request.POST, request.FILES)
     if not form.is_valid():
-        messages.error(request, "Choose a CSV file of contacts to upload.")
+        # The form's own words: "No file was submitted.", "The submitted file is empty."
+        messages.error(request, " ".join(form.errors.get("file", [])) or "Choose a CSV file of contacts to upload.")
         return redirect("incidents:contacts")
-    imp = imports.import_create(kind=Import.Kind.CONTACTS, uploaded=form.cleaned_data["file"], user=request.user)
+    try:
+        imp = imports.import_create(kind=Import.Kind.CONTACTS, uploaded=form.cleaned_data["file"], user=request.user)
+    except sendlogs.FormatError as e:
+        messages.error(request, f"{form.cleaned_data['file'].name}: {e}")
+        return redirect("incidents:contacts")
     return redirect(imp)
 
 

@@ -59,18 +59,31 @@ def _no_email_column(fieldnames: list[str]) -> FormatError:
     return FormatError(f"This file has no email column (its columns: {', '.join(fieldnames) or 'none'}).")
 
 
+def contact_columns(header: list[str]) -> dict[str, str]:
+    """Which column of a contact list holds what (CONTACT_COLUMNS), the first that fits; raises FormatError when
+    none holds the email address."""
+    columns: dict[str, str] = {}
+    for name in header:
+        key = normalise_header(name)
+        for target, names in CONTACT_COLUMNS.items():
+            if key in names and target not in columns:
+                columns[target] = name
+    if "email" not in columns:
+        raise _no_email_column(header)
+    return columns
+
+
+def contacts_file_check(*, fileobj, limits: Limits | None = None) -> None:
+    """Refuse at upload a contact list that cannot be imported, with the reason: an empty file, one that is not
+    text (the same check as a send log's), a JSON file, or no email column. Reads the head and the header row."""
+    contact_columns(open_csv(fileobj, limits=limits).header)
+
+
 def contacts_import_run(*, imp, limits: Limits | None = None) -> None:
     """Read a contact list (any encoding, any delimiter) and upsert its contacts by email, checking addresses."""
     with imp.file.open("rb") as raw:
         found = open_csv(raw, encoding=imp.encoding, limits=limits)
-        columns = {}
-        for name in found.header:
-            key = normalise_header(name)
-            for target, names in CONTACT_COLUMNS.items():
-                if key in names and target not in columns:
-                    columns[target] = name
-        if "email" not in columns:
-            raise _no_email_column(found.header)
+        columns = contact_columns(found.header)
         invalid = 0
         named: list[str] = []  # the first few, so the message says which
         batch: dict[str, Contact] = {}

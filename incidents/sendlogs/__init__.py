@@ -9,8 +9,10 @@ from .registry import (
     ANYMAIL_ESP_NAMES,
     FORMAT_LABELS,
     FORMATS,
+    CsvSample,
     csv_header,
     csv_preview,
+    csv_sample,
     detect_format,
     parse,
     parse_columnar,
@@ -18,6 +20,7 @@ from .registry import (
 )
 
 __all__ = [
+    "CsvSample",
     "ANYMAIL_ESP_NAMES",
     "DEFAULT_LIMITS",
     "FORMATS",
@@ -30,6 +33,7 @@ __all__ = [
     "Rejected",
     "csv_header",
     "csv_preview",
+    "csv_sample",
     "detect_format",
     "nul_field",
     "open_csv",

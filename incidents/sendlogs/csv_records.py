@@ -16,12 +16,15 @@ from typing import BinaryIO
 from .readers import (
     DAMAGED,
     Limits,
+    LongLine,
+    check_text,
     configure,
     damaged,
     detect_encoding,
     head_of,
     head_text,
     log_stream,
+    long_line,
     text_lines,
     undecodable,
 )
@@ -55,6 +58,7 @@ def open_csv(fileobj: BinaryIO, *, encoding: str = "", delimiter: str = "", limi
     text = head_text(head, encoding)
     if text.lstrip()[:1] in ("{", "["):
         raise FormatError("This is a JSON file, not a CSV.")
+    check_text(head, encoding, "save it as CSV and upload that")
     configure(stream, lines=not codecs.lookup(encoding).name.startswith("utf-16"), depth=False)
     delimiter = delimiter or sniff(text)
     rows = csv_rows(text_lines(stream, encoding), delimiter, encoding)
@@ -72,7 +76,8 @@ def csv_rows(
     A line that does not decode stops the file with a FormatError naming the line and the encoding. A row with a
     NUL character is rejected, naming its column: no database text can hold one (PostgreSQL refuses the row, and
     with it the whole batch it came in). A record over several lines that is not one (see well_quoted) is
-    rejected on its first line, and the lines it ran over are read again as rows of their own.
+    rejected on its first line, and the lines it ran over are read again as rows of their own. A line past the
+    line limit (a LongLine from text_lines) is rejected on its own, and the rows around it are read.
     """
     # The lines of the record being read, by number: csv reads no further than the end of a record, so the lines
     # a bad record ran over are here, and only those: no more text than csv holds for the record itself (a stray
@@ -107,7 +112,15 @@ def csv_rows(
             row = None  # over several lines: a quoted field ran on past csv's limit for a field
         else:
             end = base + reader.line_num
-        if end > start and (row is None or not well_quoted(record.values(), delimiter, len(row), width)):
+        values = record.values()
+        if end == start and values and type(next(iter(values))) is LongLine:
+            yield start, Rejected(start, long_line(start, next(iter(values)).limit))
+            continue
+        if end > start and (
+            row is None
+            or any(type(line) is LongLine for line in values)
+            or not well_quoted(values, delimiter, len(row), width)
+        ):
             read_again = start >= again
             yield start, Rejected(start, unclosed_quote(start, end, read_again))
             if read_again:
@@ -165,7 +178,7 @@ def unclosed_quote(start: int, end: int, read_again: bool) -> str:
     else:
         then = f"; {lines}, which the field ran over, were read again as rows of their own"
     return (
-        f"a quoted field opens here and is not closed before line {start + 1} (an unclosed quote?): "
+        f"a quoted field opens on line {start} and is not closed on it (an unclosed quote?): "
         f"this row is not imported{then}"
     )
 

@@ -14,7 +14,7 @@ import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from operator import methodcaller
+from functools import partial
 from typing import Any, BinaryIO
 
 import charset_normalizer
@@ -128,6 +128,40 @@ def line_refusal(limit: int) -> str:
     )
 
 
+def long_line(number: int, limit: int, what: str = "line") -> str:
+    """Why a line past the limit is rejected: the rest of the file is read on."""
+    return (
+        f"{what} {number} is longer than {_mb(limit)} (the limit IMPORT_MAX_LINE_BYTES): it was skipped unread. "
+        "Is it really one event or one row per line?"
+    )
+
+
+# A line past the limit is skipped in pieces of this size: never held whole.
+SKIP_BYTES = 1024**2
+
+
+def bounded_lines(stream: io.BufferedReader) -> tuple[Iterator[bytes], int]:
+    """The lines of `stream`, none read longer than the line limit plus one byte, and that limit.
+
+    A line that comes back longer than the limit without its newline is the start of a line past it: give it to
+    skip_long_line(). The guard stops checking lines (it would refuse the whole file): the reader does.
+    """
+    limit = max_line(stream)
+    configure(stream, lines=False, depth=False)
+    return iter(partial(stream.readline, limit + 1), b""), limit
+
+
+def skip_long_line(stream: io.BufferedReader, line: bytes, limit: int) -> bool:
+    """Whether `line` (from bounded_lines) starts a line past `limit`; if so the rest of that line is read and
+    dropped a piece at a time (memory: one piece), so the next line read is the one after it."""
+    if len(line) <= limit or line[-1:] == b"\n":
+        return False
+    while True:
+        piece = stream.readline(SKIP_BYTES)
+        if not piece or piece[-1:] == b"\n":
+            return True
+
+
 class _Guard(io.RawIOBase):
     """Counts what is read and enforces the Limits as it goes: size, ratio, line length, nesting."""
 
@@ -213,6 +247,11 @@ def max_depth(stream: io.BufferedReader) -> int:
     return raw.limits.max_depth if isinstance(raw, _Guard) else DEFAULT_LIMITS.max_depth
 
 
+def max_line(stream: io.BufferedReader) -> int:
+    raw = getattr(stream, "raw", None)
+    return raw.limits.max_line if isinstance(raw, _Guard) else DEFAULT_LIMITS.max_line
+
+
 def check_depth(data: bytes, limit: int) -> None:
     """Refuse a piece of JSON nested deeper than `limit` (brackets inside strings do not count)."""
     if data.count(b"[") + data.count(b"{") > limit:
@@ -292,7 +331,8 @@ def _has_items_array(text: bytes) -> bool:
 
 
 def json_values(stream: BinaryIO, layout: str) -> Iterator[tuple[int, Any]]:
-    configure(stream, lines=layout in LINE_LAYOUTS, depth=layout not in LINE_LAYOUTS)
+    # The line layouts check their own line length (bounded_lines): a line past it is rejected, not the file.
+    configure(stream, lines=False, depth=layout not in LINE_LAYOUTS)
     if layout == "ndjson":
         return _ndjson(stream)
     if layout == "array_lines":
@@ -304,8 +344,12 @@ def json_values(stream: BinaryIO, layout: str) -> Iterator[tuple[int, Any]]:
 def _ndjson(stream: BinaryIO) -> Iterator[tuple[int, Any]]:
     loads = orjson.loads
     number = 0
+    lines, limit = bounded_lines(stream)
     try:
-        for number, line in enumerate(stream, 1):
+        for number, line in enumerate(lines, 1):
+            if skip_long_line(stream, line, limit):
+                yield number, Rejected(number, long_line(number, limit))
+                continue
             try:
                 value = loads(line)
             except orjson.JSONDecodeError as error:
@@ -326,8 +370,13 @@ def _array_lines(stream: BinaryIO) -> Iterator[tuple[int, Any]]:
     loads = orjson.loads
     number = 0
     closed = False
+    lines, limit = bounded_lines(stream)
     try:
-        for line in stream:
+        for line in lines:
+            if skip_long_line(stream, line, limit):
+                number += 1
+                yield number, Rejected(number, long_line(number, limit, "record"))
+                continue
             # Nearly every line is one record and its comma: '{...},'.
             text = line.rstrip(b" \t\r\n,")
             if not text:
@@ -460,15 +509,34 @@ def undecodable(line: int, encoding: str) -> str:
     )
 
 
+class LongLine(str):
+    """What text_lines() gives for a line past the line limit, in its place: an empty line of its own type, with
+    the limit (csv_rows rejects it, naming the line)."""
+
+    limit: int = 0
+
+
 def text_lines(stream: io.BufferedReader, encoding: str) -> Iterator[str]:
     """Lines of text, strictly decoded, for csv.reader (csv_rows turns a decoding error into its line).
 
-    The stream's guard bounds the line length; a UTF-8 BOM was taken off by head_of().
+    A line past the line limit is skipped a piece at a time and given as a LongLine; a UTF-8 BOM was taken off by
+    head_of().
     """
     name = codecs.lookup(encoding).name
     if name.startswith(("utf-16", "utf-32")):
         return _wide_lines(stream, encoding)
-    return map(methodcaller("decode", encoding), stream)
+    return _narrow_lines(stream, encoding)
+
+
+def _narrow_lines(stream: io.BufferedReader, encoding: str) -> Iterator[str]:
+    lines, limit = bounded_lines(stream)
+    for line in lines:
+        if skip_long_line(stream, line, limit):
+            skipped = LongLine("\n")
+            skipped.limit = limit
+            yield skipped
+        else:
+            yield line.decode(encoding)
 
 
 def _wide_lines(stream: io.BufferedReader, encoding: str) -> Iterator[str]:
@@ -481,6 +549,26 @@ def _wide_lines(stream: io.BufferedReader, encoding: str) -> Iterator[str]:
         raise FormatError(undecodable(number + 1, encoding)) from None
     finally:
         text.detach()
+
+
+# The first bytes of files that are never text: zip (xlsx, ods), old Excel, PDF, PNG, JPEG, GIF.
+BINARY_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8")
+# Control characters no text file holds many of (tab, line breaks, form feed and escape left out).
+_CONTROL = bytes([*range(0, 9), 11, *range(14, 27), *range(28, 32)])
+
+
+def check_text(head: bytes, encoding: str, instead: str) -> None:
+    """Refuse a file that is not text (a spreadsheet, an archive, an image), saying what to upload `instead`.
+
+    A text file may hold a stray NUL or two (its row is rejected, not the file): only a head with many control
+    characters, more than 1% of it, reads as binary."""
+    if not head.startswith(BINARY_MAGIC):
+        if codecs.lookup(encoding).name.startswith(("utf-16", "utf-32")):
+            return
+        control = len(head) - len(head.translate(None, _CONTROL))
+        if control <= max(8, len(head) // 100):
+            return
+    raise FormatError(f"This is not a text file (it may be a spreadsheet, an archive or an image); {instead}.")
 
 
 def head_text(head: bytes, encoding: str) -> str:

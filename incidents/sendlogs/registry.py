@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import itertools
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, BinaryIO
 
@@ -36,6 +37,7 @@ from .readers import (
     LINE_LAYOUTS,
     Limits,
     check_depth,
+    check_text,
     detect_encoding,
     head_of,
     head_text,
@@ -153,17 +155,8 @@ def detect_format(head: bytes, limits: Limits | None = None) -> str:
             "This JSON file is not a send log Amends recognises: its records have none of the fields of "
             f"{names} events."
         )
-    if head.startswith(b"PK\x03\x04"):
-        raise FormatError(
-            "This is not a text file (it may be a spreadsheet or an archive); "
-            "export the log as CSV or JSON and upload that."
-        )
     encoding = detect_encoding(head)
-    if b"\x00" in head and not encoding.startswith("utf-16"):
-        raise FormatError(
-            "This is not a text file (it may be a spreadsheet or an archive); "
-            "export the log as CSV or JSON and upload that."
-        )
+    check_text(head, encoding, "export the log as CSV or JSON and upload that")
     header = csv_first_row(head_text(head, encoding))
     if len(header) < 2:
         raise FormatError(
@@ -295,17 +288,47 @@ def csv_preview(
     fileobj: BinaryIO, delimiter: str | None = None, *, encoding: str = "", limits: Limits | None = None, rows: int = 10
 ) -> tuple[list[str], list[list[str]], str]:
     """The header, first rows and the encoding used (detected unless given), for the mapping page."""
+    sample = csv_sample(fileobj, delimiter, encoding=encoding, limits=limits, rows=rows)
+    return sample.header, sample.rows, sample.encoding
+
+
+@dataclass
+class CsvSample:
+    """The first rows of a CSV as an import will read them: the good ones, and those it will reject (at most
+    SAMPLE_REJECTED of them, with how many in all)."""
+
+    header: list[str]
+    rows: list[list[str]]
+    encoding: str
+    rejected: list[Rejected] = field(default_factory=list)
+    rejected_count: int = 0
+
+
+SAMPLE_REJECTED = 20
+
+
+def csv_sample(
+    fileobj: BinaryIO, delimiter: str | None = None, *, encoding: str = "", limits: Limits | None = None, rows: int = 10
+) -> CsvSample:
+    """The first `rows` rows of a CSV: those that read, and those the import will reject (an unclosed quote, a
+    line past the limit), which are listed, not a reason to refuse the file.
+
+    Raises FormatError only for what stops the import itself (a JSON file, no header, a line that does not decode).
+    """
     stream = log_stream(fileobj, limits)
     head = head_of(stream)
     if head.strip() and layout_of(head) != "not_json":
         raise FormatError("This is a JSON file, not a CSV; choose its ESP's format instead.")
     found = open_csv(stream, encoding=encoding, delimiter=delimiter or "", limits=limits)
-    body = []
+    sample = CsvSample(found.header, [], found.encoding)
     for _, row in itertools.islice(found.rows, rows):
         if row.__class__ is Rejected:
-            raise FormatError(f"This CSV cannot be read: {row.reason}.")
-        body.append([cell.strip() for cell in row])
-    return found.header, body, found.encoding
+            sample.rejected_count += 1
+            if len(sample.rejected) < SAMPLE_REJECTED:
+                sample.rejected.append(row)
+        else:
+            sample.rows.append([cell.strip() for cell in row])
+    return sample
 
 
 def records_from_esp_event(esp_name: str, esp_event: Any) -> list[Event | Rejected]:

@@ -168,7 +168,7 @@ def test_it_imports_the_bounce_an_unclosed_quote_ran_over_and_names_the_line(tmp
     assert imp.errors == [
         {
             "ref": 12,
-            "reason": "a quoted field opens here and is not closed before line 13 (an unclosed quote?): "
+            "reason": "a quoted field opens on line 12 and is not closed on it (an unclosed quote?): "
             "this row is not imported; line 13, which the field ran over, was read again on its own",
         }
     ]

@@ -127,11 +127,19 @@ def test_it_refuses_a_file_past_the_decompressed_size() -> None:
         list(parse(open_log(io.BytesIO(data), Limits(max_bytes=1024 * 1024)), "sendgrid_json"))
 
 
-def test_it_refuses_a_line_past_the_line_length() -> None:
-    data = b"Email,Time,Name\n" + b"a@example.com,2026-11-20T13:05:00Z," + b"x" * 300_000 + b"\n"
+def test_it_rejects_a_line_past_the_line_length_and_reads_on() -> None:
+    data = (
+        b"Email,Time,Name\n"
+        + b"a@example.com,2026-11-20T13:05:00Z,"
+        + b"x" * 300_000
+        + b"\n"
+        + b"b@example.com,2026-11-20T13:06:00Z,ok\n"
+    )
 
-    with pytest.raises(LimitError, match="IMPORT_MAX_LINE_BYTES"):
-        rows(data, limits=Limits(max_line=100_000))
+    [rejected, event] = rows(data, limits=Limits(max_line=100_000))
+
+    assert (rejected.ref, event.recipient) == (2, "b@example.com")
+    assert rejected.reason.startswith("line 2 is longer than 100,000 bytes (the limit IMPORT_MAX_LINE_BYTES)")
 
 
 # An unclosed quote: csv reads the rows after it into the quoted field.
@@ -167,7 +175,7 @@ def test_it_names_an_unclosed_quote_and_reads_the_row_it_ran_over_on_its_own() -
     assert found[10:] == [
         (
             12,
-            "a quoted field opens here and is not closed before line 13 (an unclosed quote?): "
+            "a quoted field opens on line 12 and is not closed on it (an unclosed quote?): "
             "this row is not imported; line 13, which the field ran over, was read again on its own",
         ),
         (13, "bounced"),
@@ -199,7 +207,7 @@ def test_it_reads_every_row_after_an_unclosed_quote(rest: list[str], swallowed: 
     found = refs(data)
 
     assert [ref for ref, _ in found] == [2, 3, *read]
-    assert found[1][1].startswith("a quoted field opens here and is not closed before line 4 (an unclosed quote?)")
+    assert found[1][1].startswith("a quoted field opens on line 3 and is not closed on it (an unclosed quote?)")
     assert f"{swallowed}, which the field ran over, w" in found[1][1]
     assert found[2] == (4, "bounced")
     assert found[3] == (read[1], "delivered")
@@ -212,7 +220,7 @@ def test_it_reads_again_lines_an_unclosed_quote_ran_over_past_the_field_limit() 
     found = refs(data)
 
     assert found[0][0] == 2
-    assert found[0][1].startswith("a quoted field opens here and is not closed before line 3 (an unclosed quote?)")
+    assert found[0][1].startswith("a quoted field opens on line 2 and is not closed on it (an unclosed quote?)")
     assert found[1:] == [(i, "delivered") for i in range(3, 5003)]
 
 
@@ -235,5 +243,5 @@ def test_it_names_an_unclosed_quote_in_any_csv_and_keeps_the_rows_around_it() ->
 
     rows = list(found.rows)
     assert rows[0][0] == 2
-    assert rows[0][1].reason.startswith("a quoted field opens here and is not closed before line 3")
+    assert rows[0][1].reason.startswith("a quoted field opens on line 2 and is not closed on it")
     assert rows[1:] == [(3, ["b@example.com", "Bo"]), (4, ["c@example.com", "Cy\r\nDee"])]
