@@ -2,10 +2,11 @@
 
 Rules, not a model: marketers can read why a reply got its class, and reclassify it. Phrases cover
 English, French, German and Spanish (Dimdim got a French reply). Before any rule is tried the words are
-made plain: HTML to text (BeautifulSoup), the quoted original cut (mail-parser-reply, then our own
-signature and ">" rules), Unicode normalised (NFKC, curly quotes and non-breaking spaces made plain),
-case and accents folded. Typography must never hide a "never again". A reply the rules cannot place
-with confidence needs a person; it is never filed as a thank-you.
+made plain: HTML to text (BeautifulSoup, the clients' quote markers read as a separator), the quoted
+original cut (our own separator, header-block, signature and ">" rules, then mail-parser-reply), Unicode
+normalised (NFKC, curly quotes and non-breaking spaces made plain), case and accents folded. Typography must
+never hide a "never again". A reply the rules cannot place with confidence needs a person; it is never filed
+as a thank-you.
 """
 
 from __future__ import annotations
@@ -22,13 +23,45 @@ from lingua import Language, LanguageDetectorBuilder
 from mailparser_reply import EmailReplyParser
 
 # Where the quoted original starts: "On Mon, Jane wrote:", "Le lun. … a écrit :", "Am … schrieb …:",
-# "El … escribió:", Outlook's "-----Original Message-----" and "From: " blocks.
+# "El … escribió:", the "-----Original Message-----" separators, and "From: " lines.
 QUOTE_HEADERS = re.compile(
     r"^\s*(on\b.{0,200}\bwrote:|le\b.{0,200}\ba écrit\s*:|am\b.{0,200}\bschrieb.{0,100}:|el\b.{0,200}\bescribió\s*:"
-    r"|-{2,}\s*(original message|message d'origine|ursprüngliche nachricht|mensaje original)\s*-{2,}"
+    r"|-{2,}\s*(original message|message d['’]origine|ursprüngliche nachricht|original-nachricht|mensaje original"
+    r"|forwarded message|message transféré|weitergeleitete nachricht|mensaje reenviado)\s*-{2,}"
     r"|(from|de|von)\s*:\s.+)",
     re.IGNORECASE,
 )
+
+# One line of the header block Outlook, Gmail and Apple Mail put above a quoted original, in English, French,
+# German and Spanish ("De :", "Envoyé :", "Gesendet:", "Betreff:", "Enviado el:" …), in any order, the name
+# possibly bold in plain text ("*From:*"). Two such lines in a row (blank lines aside) start the quote.
+QUOTE_HEADER_LINE = re.compile(
+    r"^\s*[*>]*\s*(from|sent|to|cc|bcc|subject|date|reply-to"
+    r"|de|envoyé|envoye|à|a|objet|répondre à"
+    r"|von|gesendet|an|betreff|datum|antwort an"
+    r"|para|enviado|enviado el|asunto|fecha|responder a)\s*\**\s*:\**(\s|$)",
+    re.IGNORECASE,
+)
+
+# Outlook's own plain-text separator above a quoted original: what an HTML reply's quote marker is read as.
+QUOTE_SEPARATOR = "_" * 32
+
+# Where the quoted original starts in an HTML reply: Outlook (desktop, web), Gmail, Apple Mail, Thunderbird, Yahoo.
+HTML_QUOTE_MARKERS = ", ".join(
+    [
+        "hr#stopSpelling",
+        "div#divRplyFwdMsg",
+        "div#appendonsend",
+        "div.gmail_quote",
+        "blockquote.gmail_quote",
+        'blockquote[type="cite"]',
+        "div.moz-cite-prefix",
+        "div.yahoo_quoted",
+    ]
+)
+
+# Tags that do not break a line: their text joins the text around them ("<b>From:</b> Amends" is one line).
+HTML_INLINE = ["a", "abbr", "b", "big", "cite", "code", "em", "font", "i", "small", "span", "strong", "sub", "sup", "u"]
 
 
 SIGNATURE = re.compile(
@@ -197,8 +230,20 @@ class Reading:
 
 
 def html_to_text(html: str) -> str:
-    """The text of an HTML-only reply, one line per block, entities decoded."""
-    return BeautifulSoup(html or "", "html.parser").get_text("\n")
+    """The text of an HTML-only reply, one line per block, entities decoded.
+
+    Inline tags do not break lines. Where the mail client marked the quoted original (Outlook's
+    hr#stopSpelling, Gmail's div.gmail_quote, Apple's blockquote type=cite …) the text gets Outlook's own
+    plain-text separator, so that the quote is cut however its header block is worded.
+    """
+    soup = BeautifulSoup(html or "", "html.parser")
+    for tag in soup.find_all(HTML_INLINE):
+        tag.unwrap()
+    soup.smooth()
+    marker = soup.select_one(HTML_QUOTE_MARKERS)
+    if marker is not None:
+        marker.insert_before(f"\n\n{QUOTE_SEPARATOR}\n")
+    return soup.get_text("\n")
 
 
 @functools.cache
@@ -221,7 +266,8 @@ def detect_language(text: str) -> str:
 
 def own_words(text: str) -> str:
     """What the person wrote: the quoted original and the signature cut, typography made plain."""
-    plain = normalise(text).replace("\r\n", "\n")
+    # Our own rules first: the parser drops Outlook's separator line without cutting what follows it.
+    plain = strip_quoted(normalise(text).replace("\r\n", "\n"))
     try:
         parsed = reply_parser().parse_reply(text=plain)
     except Exception:  # noqa: BLE001 - a parser bug must not lose a reply; our own rules still cut quotes
@@ -229,11 +275,20 @@ def own_words(text: str) -> str:
     return strip_quoted(parsed or plain)
 
 
+def starts_header_block(lines: list[str], i: int) -> bool:
+    """Whether line i opens a quoted original's header block: a header line, the next non-blank line another."""
+    if not QUOTE_HEADER_LINE.match(lines[i]):
+        return False
+    following = next((line for line in lines[i + 1 :] if line.strip()), "")
+    return bool(QUOTE_HEADER_LINE.match(following))
+
+
 def strip_quoted(text: str) -> str:
-    """The part the person wrote: no quoted original, no signature."""
+    """The part the person wrote: no quoted original (its separator or header block), no signature."""
     kept = []
-    for line in text.replace("\r\n", "\n").split("\n"):
-        if QUOTE_HEADERS.match(line) or SIGNATURE.match(line.strip()):
+    lines = text.replace("\r\n", "\n").split("\n")
+    for i, line in enumerate(lines):
+        if QUOTE_HEADERS.match(line) or SIGNATURE.match(line.strip()) or starts_header_block(lines, i):
             break
         if line.lstrip().startswith(">"):
             continue

@@ -4,7 +4,14 @@ from django import forms
 
 
 class PersonForm(forms.Form):
-    email = forms.EmailField(label="Email address", max_length=254)
+    email = forms.EmailField(
+        label="Email address",
+        max_length=254,
+        error_messages={
+            "required": "Type the person's email address to look them up.",
+            "invalid": "“%(value)s” is not an email address: type the whole address, like name@example.com.",
+        },
+    )
 
 
 class EraseForm(forms.Form):

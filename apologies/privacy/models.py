@@ -20,6 +20,35 @@ class ErasedAddress(models.Model):
         return self.email_hash[:12]
 
 
+# What the privacy page calls each kind of row or file held about a person: the keys of the summary and of an
+# erasure's counts.
+HELD_LABELS = {
+    "contact": "Contact",
+    "suppressions": "Suppressions",
+    "send_events": "Send events",
+    "ledger_rows": "Ledger rows",
+    "recipients": "Recipients",
+    "deliveries": "Deliveries",
+    "tracking_events": "Tracking events",
+    "letters": "Letters",
+    "replies": "Replies",
+    "consents": "Consents",
+    "outbox_copies": "Outbox copies",
+    "letter_previews": "Letter previews",
+    "letter_batch_files": "Letter batch files",
+    "import_files": "Import files",
+}
+
+
+def held_label(kind: str) -> str:
+    """A kind of row as people read it: "Send events", not "send_events"; "Elsewhere: …" for the sweep's."""
+    if kind in HELD_LABELS:
+        return HELD_LABELS[kind]
+    if kind.startswith("elsewhere:"):
+        return "Elsewhere: " + kind.split(":", 1)[1].replace("_", " ")
+    return kind.replace("_", " ").capitalize()
+
+
 class Erasure(models.Model):
     """The record of one erasure: never the address itself, only its hash and the counts of what was removed."""
 
@@ -35,6 +64,10 @@ class Erasure(models.Model):
 
     def __str__(self) -> str:
         return f"erasure {self.email_hash[:12]} at {self.at:%Y-%m-%d %H:%M}"
+
+    def counts_shown(self) -> list[tuple[str, int]]:
+        """What was removed, labelled for people, the kinds with nothing left out."""
+        return [(held_label(kind), n) for kind, n in self.counts.items() if n]
 
 
 class EventTrim(models.Model):

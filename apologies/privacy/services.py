@@ -33,7 +33,7 @@ from incidents.contacts import suppressions
 from incidents.models import AffectedPerson, Contact, SendEvent, Suppression
 
 from .files import import_files_erase
-from .models import ErasedAddress, Erasure
+from .models import ErasedAddress, Erasure, held_label
 from .sweep import sweep
 
 # What an erased address becomes where a row is kept for its figures: a name that can never be delivered
@@ -96,8 +96,8 @@ def _held(email: str) -> dict[str, QuerySet]:
 
 
 def person_summary(*, email: str) -> dict[str, int]:
-    """How many rows of each kind are held about the person: what the privacy page shows before acting."""
-    return {kind: qs.count() for kind, qs in _held(email_normalise(email)).items()}
+    """How many rows of each kind are held about the person, by the kind's label: what the privacy page shows."""
+    return {held_label(kind): qs.count() for kind, qs in _held(email_normalise(email)).items()}
 
 
 def person_export(*, email: str, user=None) -> dict:

@@ -14,9 +14,9 @@ from .forms import EraseForm, PersonForm
 from .models import Erasure
 
 
-def _page(request: HttpRequest, form: PersonForm, **extra) -> HttpResponse:
+def _page(request: HttpRequest, form: PersonForm, *, status: int = 200, **extra) -> HttpResponse:
     context = {"form": form, "erasures": Erasure.objects.all()[:20], **extra}
-    return render(request, "privacy/person.html", context, status=extra.pop("status", 200))
+    return render(request, "privacy/person.html", context, status=status)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -27,7 +27,7 @@ def privacy_person(request: HttpRequest) -> HttpResponse:
         return _page(request, PersonForm())
     form = PersonForm(request.POST)
     if not form.is_valid():
-        return _page(request, form)
+        return _page(request, form, status=400)
     email = services.email_normalise(form.cleaned_data["email"])
     return _page(
         request,
@@ -44,7 +44,7 @@ def privacy_person(request: HttpRequest) -> HttpResponse:
 def privacy_export(request: HttpRequest) -> HttpResponse:
     form = PersonForm(request.POST)
     if not form.is_valid():
-        return _page(request, form)
+        return _page(request, form, status=400)
     email = form.cleaned_data["email"]
     body = services.person_export_json(email=email, user=request.user)
     response = HttpResponse(body, content_type="application/json; charset=utf-8")

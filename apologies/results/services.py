@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
 from apologies.campaigns.models import Campaign, Recipient
@@ -43,6 +44,33 @@ def unsubscribes(*, campaign_ids: list[int]) -> dict[str, datetime]:
     return found
 
 
+def opted_out(recipients):
+    """The people who had opted out (or could not be reached) before the apology, whatever channel it took.
+
+    Planned people carry their objection as their reason. People set by hand, or already apologised by
+    another campaign, carry neither: their ledger state says (someone still subscribed set to a letter by
+    hand had not opted out).
+    """
+    hand_set = [Recipient.Reason.OVERRIDE, Recipient.Reason.ALREADY]
+    return recipients.exclude(reason=Recipient.Reason.SUBSCRIBED).exclude(
+        reason__in=hand_set, state=AffectedPerson.State.SUBSCRIBED
+    )
+
+
+def replies_of_people(*, campaign_ids: list[int]):
+    """(the replies from these campaigns' people, the other replies filed under them).
+
+    A reply is a person's when it answers a delivery, or its address is one of the campaign's recipients; a
+    reply logged for any other address (a phone call from someone else) is the campaign's but no recipient's.
+    """
+    replies = Reply.objects.filter(campaign_id__in=campaign_ids).annotate(
+        person=Coalesce("delivery__email", Lower("from_email"))
+    )
+    recipient = Recipient.objects.filter(campaign_id=OuterRef("campaign_id"), email=OuterRef("person"))
+    tied = Q(delivery__isnull=False) | Q(Exists(recipient))
+    return replies.filter(tied), replies.exclude(tied)
+
+
 def results_for(*, campaigns, affected: int) -> dict:
     """The funnel from hit to back, for one campaign or all of an incident's."""
 
@@ -54,14 +82,17 @@ def results_for(*, campaigns, affected: int) -> dict:
         deliveries.filter(status=Delivery.Status.SENT).values_list("channel").annotate(n=Count("id")).order_by()
     )
     delivered = deliveries.filter(channel=Recipient.Channel.EMAIL, delivered_at__isnull=False).count()
-    replies = Reply.objects.filter(campaign_id__in=ids)
+    replies, others = replies_of_people(campaign_ids=ids)
     by_kind = dict(replies.values_list("kind").annotate(n=Count("id")).order_by())
     counted = Consent.objects.filter(campaign_id__in=ids, choice=Consent.Choice.RESUBSCRIBE).filter(
         Q(confirmation_sent_at__isnull=True) | Q(confirmed_at__isnull=False)
     )
     back_by_channel = dict(counted.values_list("channel").annotate(n=Count("id")).order_by())
-    back_by_tier = dict(counted.values_list("recipient__tier").annotate(n=Count("id")).order_by())
-    objected = recipients.exclude(reason=Recipient.Reason.SUBSCRIBED)
+    objected = opted_out(recipients)
+    # Win-back is of the people who had opted out: a re-signup by anyone else is not one of theirs.
+    counted_back = counted.filter(recipient__in=objected)
+    won_by_channel = dict(counted_back.values_list("channel").annotate(n=Count("id")).order_by())
+    won_by_tier = dict(counted_back.values_list("recipient__tier").annotate(n=Count("id")).order_by())
     objected_by_channel = dict(objected.values_list("channel").annotate(n=Count("id")).order_by())
     objected_by_tier = dict(objected.values_list("tier").annotate(n=Count("id")).order_by())
     never = Consent.objects.filter(campaign_id__in=ids, choice=Consent.Choice.NEVER).count()
@@ -94,6 +125,8 @@ def results_for(*, campaigns, affected: int) -> dict:
         "apologised_total": sum(apologised.get(c, 0) for c in channels),
         "delivered": delivered,
         "replies_total": sum(by_kind.values()),
+        "replied": replies.values("person").distinct().count(),
+        "replies_from_others": others.count(),
         "replies": [{"kind": k, "label": label, "n": by_kind.get(k, 0)} for k, label in Reply.Kind.choices],
         "resubscribed": resubscribed,
         "resubscribed_by_channel": {c: back_by_channel.get(c, 0) for c in channels},
@@ -104,18 +137,18 @@ def results_for(*, campaigns, affected: int) -> dict:
         "win_back_by_channel": [
             {
                 "channel": c,
-                "back": back_by_channel.get(c, 0),
+                "back": won_by_channel.get(c, 0),
                 "of": objected_by_channel.get(c, 0),
-                "rate": rate(back_by_channel.get(c, 0), objected_by_channel.get(c, 0)),
+                "rate": rate(won_by_channel.get(c, 0), objected_by_channel.get(c, 0)),
             }
             for c in channels
         ],
         "win_back_by_tier": [
             {
                 "tier": labels[t] if t < len(labels) else str(t),
-                "back": back_by_tier.get(t, 0),
+                "back": won_by_tier.get(t, 0),
                 "of": objected_by_tier.get(t, 0),
-                "rate": rate(back_by_tier.get(t, 0), objected_by_tier.get(t, 0)),
+                "rate": rate(won_by_tier.get(t, 0), objected_by_tier.get(t, 0)),
             }
             for t in range(len(labels))
         ],
@@ -177,7 +210,7 @@ def chart_buckets(events: list[tuple]) -> dict:
 
 def held_back(recipients) -> dict:
     """What the country rules withheld from people who objected: letters, gifts, invitations."""
-    objected = recipients.exclude(reason=Recipient.Reason.SUBSCRIBED)
+    objected = opted_out(recipients)
     return {
         "letters": objected.filter(channel=Recipient.Channel.NONE, detail__contains="country rule: no letter").count(),
         "invitations": objected.exclude(channel=Recipient.Channel.NONE).filter(invite_allowed=False).count(),
@@ -206,10 +239,15 @@ def results_rows(*, campaign: Campaign):
     labels = campaign.incident.tier_labels()
     deliveries = {d.recipient_id: d for d in campaign.deliveries.all()}
     replies: dict[str, list[str]] = {}
-    for r in campaign.replies.all():
-        replies.setdefault(r.delivery.email if r.delivery else r.from_email, []).append(r.kind)
+    for r in campaign.replies.select_related("delivery"):
+        replies.setdefault(r.delivery.email if r.delivery else r.from_email.lower(), []).append(r.kind)
     consents: dict[int, Consent] = {}
-    for c in campaign.consents.order_by("created"):
+    for c in campaign.consents.order_by("created", "id"):
+        kept = consents.get(c.recipient_id)
+        # A person's latest choice wins, except that staying unsubscribed does not undo never-again: it is
+        # stricter, and still holds (its suppression stays; only a re-signup lifts anything).
+        if kept is not None and kept.choice == Consent.Choice.NEVER and c.choice == Consent.Choice.STAY:
+            continue
         consents[c.recipient_id] = c
     unsubscribed = unsubscribes(campaign_ids=[campaign.id])
     for r in campaign.recipients.order_by("-messages", "email").iterator(chunk_size=2000):

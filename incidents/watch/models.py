@@ -49,14 +49,19 @@ class WatchRule(models.Model):
     def __str__(self) -> str:
         return self.sentence()
 
+    def threshold_shown(self) -> str:
+        """The threshold as the page says it: a count of messages whole ("5", "1,000"), a ratio or percent as typed."""
+        return number_shown(self.threshold)
+
     def sentence(self) -> str:
-        t = f"{self.threshold:g}"
+        t = self.threshold_shown()
         if self.kind == self.Kind.PERSON_BURST:
             return f"A person receives more than {t} messages from one workflow in {self.minimum // 60} minutes."
         if self.kind == self.Kind.VOLUME:
             return (
                 f"A workflow sends more than {t} times its usual hourly volume "
-                f"(judged once it sends at least {self.minimum} messages an hour, its usual hour learnt over 6 hours)."
+                f"(judged once it sends at least {self.minimum:,} messages an hour, "
+                "its usual hour learnt over 6 hours)."
             )
         if self.kind == self.Kind.SUPPRESSED:
             return (
@@ -65,8 +70,26 @@ class WatchRule(models.Model):
             )
         return (
             f"Complaints exceed {t}% of a workflow's messages in the last hour "
-            f"(judged once it sent at least {self.minimum} messages and drew 3 complaints in that hour)."
+            f"(judged once it sent at least {self.minimum:,} messages and drew 3 complaints in that hour)."
         )
+
+
+# Rules whose threshold is a number of messages (the others': times the usual volume, a percent): whole numbers.
+COUNT_KINDS = (WatchRule.Kind.PERSON_BURST, WatchRule.Kind.SUPPRESSED)
+# The most a threshold may be, by kind: past these a rule can never fire, which is a rule switched off unsaid.
+THRESHOLD_MAX = {
+    WatchRule.Kind.PERSON_BURST: 10_000,  # messages to one person in at most 30 minutes
+    WatchRule.Kind.VOLUME: 1_000,  # times the usual hourly volume
+    WatchRule.Kind.SUPPRESSED: 1_000_000,  # messages to suppressed addresses in at most 30 minutes
+    WatchRule.Kind.COMPLAINTS: 100,  # percent
+}
+
+
+def number_shown(value: float) -> str:
+    """A number for people: whole ones with thousands separators and no ".0", others to 4 decimals at most."""
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.4f}".rstrip("0").rstrip(".")
 
 
 class WatchBatch(models.Model):

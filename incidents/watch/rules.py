@@ -114,7 +114,8 @@ def rules_judge(*, esp: str, rows: list[Row], rules: dict[str, WatchRule]) -> tu
         firing.add(
             Kind.PERSON_BURST,
             start,
-            f"{firing.people} people got more than {burst.threshold:g} messages in {window // 60} minutes",
+            f"{firing.people:,} {'person' if firing.people == 1 else 'people'} got more than "
+            f"{burst.threshold_shown()} messages in {window // 60} minutes",
         )
 
     if volume.enabled:

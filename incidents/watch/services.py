@@ -17,7 +17,16 @@ from incidents.sendlogs import Event, nul_field, records_from_esp_event
 from incidents.sendlogs.records import address
 
 from . import services_alerts, tasks, windows
-from .models import WatchBatch, WatchedEsp, WatchedEvent, WatchRule, WorkflowMinute
+from .models import (
+    COUNT_KINDS,
+    THRESHOLD_MAX,
+    WatchBatch,
+    WatchedEsp,
+    WatchedEvent,
+    WatchRule,
+    WorkflowMinute,
+    number_shown,
+)
 from .rules import BASELINE_MIN_HOURS, DEFAULTS, Row, rules_current, rules_judge
 
 log = logging.getLogger(__name__)
@@ -72,6 +81,12 @@ def rule_update(*, kind: str, enabled: bool, threshold: float, minimum: int, use
         raise ValueError(f"No rule {kind!r}.")
     if threshold < 0 or minimum < 0:
         raise ValueError("Thresholds are zero or more.")
+    if threshold > THRESHOLD_MAX[kind]:
+        raise ValueError(
+            f"Threshold must be at most {number_shown(THRESHOLD_MAX[kind])}, not {number_shown(threshold)}."
+        )
+    if kind in COUNT_KINDS and not float(threshold).is_integer():
+        raise ValueError(f"Threshold (messages) must be a whole number, not {number_shown(threshold)}.")
     rule, _ = WatchRule.objects.update_or_create(
         kind=kind, defaults={"enabled": enabled, "threshold": threshold, "minimum": minimum, "changed_by": user}
     )

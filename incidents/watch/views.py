@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from . import services, services_alerts, windows
 from .forms import DismissForm, RuleForm, SwitchForm
-from .models import WatchAlert, WatchedEsp, WorkflowMinute
+from .models import WatchAlert, WatchedEsp, WatchRule, WorkflowMinute
 from .rules import rules_current
 
 MINUTES_SHOWN = 15
@@ -25,6 +25,11 @@ MINUTES_SHOWN = 15
 @permission_required("incidents.view_watchalert", raise_exception=True)
 @require_GET
 def watch_state(request: HttpRequest) -> HttpResponse:
+    return state_render(request)
+
+
+def state_render(request: HttpRequest, *, refused: RuleForm | None = None) -> HttpResponse:
+    """The watch page; `refused` is a rule's form as typed, shown with its errors beside its fields."""
     latest = WorkflowMinute.objects.aggregate(m=Max("minute"))["m"]
     minutes, table = [], []
     if latest is not None:
@@ -65,7 +70,9 @@ def watch_state(request: HttpRequest) -> HttpResponse:
     rules = [
         (
             rule,
-            RuleForm(
+            refused
+            if refused is not None and refused.prefix == rule.kind
+            else RuleForm(
                 initial={
                     "kind": rule.kind,
                     "enabled": rule.enabled,
@@ -90,6 +97,7 @@ def watch_state(request: HttpRequest) -> HttpResponse:
             "dismiss_form": DismissForm(),
             "rule_names": services_alerts.RULE_NAMES,
         },
+        status=200 if refused is None else 400,
     )
 
 
@@ -107,12 +115,19 @@ def rule_edit(request: HttpRequest, kind: str) -> HttpResponse:
                 minimum=form.cleaned_data["minimum"],
                 user=request.user,
             )
-            messages.success(request, f"Rule saved: {rule.sentence()}")
         except ValueError as e:
-            messages.error(request, str(e))
-    else:
-        messages.error(request, "The rule was not saved: " + form.problems())
-    return redirect(reverse("watch:state") + "#rules")
+            form.add_error(None, str(e))
+        else:
+            messages.success(request, f"Rule saved: {rule.sentence()}")
+            return redirect(reverse("watch:state") + "#rules")
+    elif form.is_valid():
+        form.add_error(None, "This form is for another rule.")
+    if kind not in dict(WatchRule.Kind.choices):
+        messages.error(request, f"No rule {kind!r}.")
+        return redirect(reverse("watch:state") + "#rules")
+    # Shown again as typed, each error beside its value: a redirect would lose both.
+    messages.error(request, "The rule was not saved: the values refused are marked below.")
+    return state_render(request, refused=form)
 
 
 @login_required

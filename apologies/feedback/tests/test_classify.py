@@ -83,3 +83,52 @@ def test_it_reads_an_html_only_reply_with_entities_and_an_outlook_quote():
     reading = classify.classify(subject="RE: Toutes nos excuses", text="", html=html)
     assert reading.kind == "never_again" and reading.language == "fr"
     assert "Bonjour" not in reading.own_words and "Subject" not in reading.own_words
+
+
+@pytest.mark.parametrize(
+    "quote",
+    [
+        # Outlook (en, fr, de, es), the header lines in the orders clients write them.
+        "From: Amends <sorry@example.com>\nSent: Saturday, November 21, 2026 9:12 AM\nTo: Claire\nSubject: Sorry",
+        "Date: Sat, 21 Nov 2026 09:12:00 +0100\nSubject: Toutes nos excuses\nFrom: sorry@example.com\nTo: claire",
+        "De : Amends <sorry@example.com>\nEnvoyé : samedi 21 novembre 2026 09:12\nÀ : Claire\nObjet : Excuses",
+        "Envoyé : samedi 21 novembre 2026 09:12\nDe : Amends\nObjet : Toutes nos excuses",
+        "Von: Amends <sorry@example.com>\nGesendet: Samstag, 21. November 2026 09:12\nAn: Claire\nBetreff: Sorry",
+        "Betreff: Entschuldigung\nDatum: 21.11.2026\nVon: Amends",
+        "De: Amends <sorry@example.com>\nEnviado el: sábado, 21 de noviembre 2026 9:12\nPara: Claire\nAsunto: Perdón",
+        "Asunto: Perdón\nFecha: 21/11/2026\nDe: Amends",
+        "*From:* Amends\n*Sent:* Saturday\n*Subject:* Sorry",
+        "-----Original Message-----\nHello",
+        "-------- Message d'origine --------\nBonjour",
+        "-----Ursprüngliche Nachricht-----\nHallo",
+        "-----Mensaje original-----\nHola",
+        "---------- Forwarded message ---------\nHello",
+    ],
+)
+def test_it_cuts_a_quoted_header_block_in_any_order_and_language(quote):
+    text = f"Merci de ne plus m'écrire.\nClaire\n\n{quote}\n\nBonjour Claire, désinscrivez-vous ici."
+    assert classify.strip_quoted(text) == "Merci de ne plus m'écrire.\nClaire"
+    # One line that only looks like a header is the person's.
+    assert classify.strip_quoted(f"Subject: my account\n{text}").startswith("Subject: my account\nMerci")
+
+
+@pytest.mark.parametrize(
+    "quote",
+    [
+        '<hr id="stopSpelling">Date: Sat, 21 Nov 2026<br>Subject: Excuses<br>Bonjour Claire',
+        '<div id="divRplyFwdMsg"><font><b>Envoyé :</b> samedi<br><b>Objet :</b> Excuses</font></div>Bonjour',
+        '<div class="gmail_quote"><div class="gmail_attr">Le sam. 21 nov. 2026, Amends &lt;sorry@example.com&gt;'
+        '<br>a écrit&nbsp;:</div><blockquote class="gmail_quote">Bonjour Claire</blockquote></div>',
+        '<blockquote type="cite">Bonjour Claire, désinscrivez-vous ici</blockquote>',
+    ],
+)
+def test_it_cuts_the_quote_an_html_reply_marks(quote):
+    html = f"<html><body><div>Merci de ne plus m&#39;&eacute;crire.<br>Claire<br>{quote}</div></body></html>"
+    text = classify.html_to_text(html)
+    assert classify.strip_quoted(text) == "Merci de ne plus m'écrire.\nClaire"
+    reading = classify.classify(subject="RE: Excuses", text="", html=html)
+    assert reading.kind == "never_again" and reading.own_words == "Merci de ne plus m'écrire.\nClaire"
+
+
+def test_it_keeps_bold_words_on_their_line():
+    assert classify.html_to_text("<p>Please <b>never</b> email me again.</p>") == "Please never email me again."

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from apologies import links
 from apologies.campaigns import planning
@@ -231,3 +232,13 @@ def test_it_reads_real_never_again_replies_and_suppresses_the_sender(case, sende
     reply = Reply.objects.get()
     assert (reply.kind, reply.language, reply.from_email) == ("never_again", language, sender)
     assert Suppression.objects.filter(email=sender, reason="never_again").exists()
+
+
+def test_it_shows_only_the_own_words_of_an_outlook_html_reply(viewer_client):
+    # ../shared/cases/realworld/12-html-only-reply.json: the quote under <hr id="stopSpelling"> starts with "Date:".
+    payload = json.loads((FIXTURES / "12-html-only-reply.json").read_text())
+    assert post("/anymail/postmark/inbound/", payload).status_code == 200
+    reply = Reply.objects.get()
+    page = viewer_client.get(reverse("apologies:reply_detail", args=[reply.id])).content.decode()
+    own = page.split("<blockquote>", 1)[1].split("</blockquote>", 1)[0]
+    assert own == "Merci de ne plus m&#x27;écrire.<br>Claire"

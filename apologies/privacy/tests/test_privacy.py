@@ -163,3 +163,26 @@ def test_it_keeps_the_page_from_everyone_but_admins(marketer_client):
 def test_it_never_changes_anything_on_a_get(admin_client):
     assert admin_client.get("/privacy/erase/").status_code == 405
     assert admin_client.get("/privacy/export/").status_code == 405
+
+
+def test_it_says_on_the_field_when_the_address_looked_up_is_not_one(admin_client):
+    page = admin_client.post("/privacy/", {"email": "not-an-email"})
+    html = page.content.decode()
+    assert page.status_code == 400
+    assert 'aria-describedby="id_email_error"' in html
+    assert (
+        '<p class="error" id="id_email_error" role="alert">“not-an-email” is not an email address: type the whole '
+        "address, like name@example.com.</p>" in html
+    )
+    assert "Download everything as JSON" not in html
+    assert admin_client.post("/privacy/export/", {"email": "not-an-email"}).status_code == 400
+
+
+def test_it_names_what_it_holds_in_words(zoe_everywhere, admin_client):
+    html = admin_client.post("/privacy/", {"email": ZOE}).content.decode()
+    for label in ("Send events", "Ledger rows", "Outbox copies", "Tracking events"):
+        assert f"<tr><td>{label}</td>" in html
+    assert "Send_events" not in html and "Ledger_rows" not in html and "Outbox_copies" not in html
+    admin_client.post("/privacy/erase/", {"email": ZOE, "confirm": ZOE, "reason": "DSR-8"})
+    erasures = admin_client.get("/privacy/").content.decode().split("Recent erasures", 1)[1]
+    assert "Send events: " in erasures and "Outbox copies: " in erasures and "send_events" not in erasures

@@ -183,3 +183,47 @@ def test_it_shows_reply_html_cleaned(client, marketer, scenario):
     client.force_login(marketer)
     html = client.get(reverse("apologies:replies", args=[scenario.id])).content.decode()
     assert "alert(1)" not in html and "t.example" not in html
+
+
+def test_it_counts_the_people_who_replied_and_only_the_campaigns_people(client, marketer, scenario):
+    # trial00 replied by phone already; she writes again, and a stranger's call is logged under the campaign.
+    feedback.reply_log(
+        campaign=scenario, email="trial00@example.com", channel="phone", kind="thanks", text="…", user=marketer
+    )
+    feedback.reply_log(
+        campaign=scenario, email="stranger@example.com", channel="phone", kind="complaint", text="…", user=marketer
+    )
+    r = outcomes.results_for(campaigns=[scenario], affected=44)
+    assert (r["replied"], r["replies_total"], r["replies_from_others"]) == (16, 17, 1)
+    kinds = {k["kind"]: k["n"] for k in r["replies"]}
+    assert (kinds["thanks"], kinds["complaint"], r["complaints"]) == (14, 0, 0)
+    client.force_login(marketer)
+    html = client.get(reverse("apologies:results", args=[scenario.id])).content.decode()
+    assert (
+        '<span class="big">16</span> people replied <small>(17 replies; 1 more from people not in this audience, '
+        "not counted)</small>" in html
+    )
+
+
+def test_it_counts_win_back_of_the_people_who_had_opted_out_only(scenario):
+    # Still subscribed, set to a letter by hand (and writing back from it): not one who had opted out.
+    hand_set = scenario.recipients.get(email="trial30@example.com")
+    scenario.recipients.filter(id=hand_set.id).update(channel="letter", reason="override")
+    wayback.consent_record(recipient=hand_set, choice="resubscribe", arrived="link", ip=None, user_agent="")
+    # An unsubscribed person set to a letter by hand had opted out.
+    gone = scenario.recipients.get(email="gone0@example.com")
+    scenario.recipients.filter(id=gone.id).update(reason="override")
+    r = outcomes.results_for(campaigns=[scenario], affected=44)
+    assert r["win_back_by_channel"][1] == {"channel": "letter", "back": 2, "of": 4, "rate": 50.0}
+    assert sum(w["of"] for w in r["win_back_by_tier"]) == 4
+    assert sum(w["back"] for w in r["win_back_by_tier"]) == 2
+
+
+def test_it_keeps_never_again_over_a_later_stay_unsubscribed(client, marketer, scenario):
+    never = Consent.objects.get(choice="never_again")
+    wayback.consent_record(
+        recipient=never.recipient, choice="stay_unsubscribed", arrived="link", ip=None, user_agent=""
+    )
+    assert Consent.objects.filter(recipient=never.recipient).count() == 2
+    client.force_login(marketer)
+    assert csv_rows(client, scenario)[never.email]["choice"] == "never_again"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from incidents.watch import services
 from incidents.watch.forms import RuleForm
 from incidents.watch.models import WatchRule
 
@@ -80,7 +81,7 @@ def test_it_does_not_save_a_rule_refused_on_the_page(marketer_client):
             f"/watch/rules/{kind}/",
             {f"{kind}-kind": kind, f"{kind}-threshold": threshold, f"{kind}-minimum": minimum},
         )
-        assert response.status_code == 302
+        assert response.status_code == 400
     assert not WatchRule.objects.exists()
 
 
@@ -88,9 +89,56 @@ def test_it_says_on_the_page_which_value_it_refused(marketer_client):
     response = marketer_client.post(
         "/watch/rules/complaints/",
         {"complaints-kind": "complaints", "complaints-threshold": "500", "complaints-minimum": "1000"},
-        follow=True,
     )
+    page = response.content.decode()
+    assert "The rule was not saved" in page
     assert (
-        "The rule was not saved: Threshold (a percent of the hour&#x27;s messages) must be from 0 to 100, not 500."
-        in (response.content.decode())
+        'id="id_complaints-threshold">\n  <small class="help error" role="alert">Threshold (a percent of the '
+        "hour&#x27;s messages) must be from 0 to 100, not 500.</small>" in page
     )
+
+
+def test_it_keeps_what_was_typed_and_says_beside_it_what_is_wrong_and_allowed(marketer_client):
+    response = marketer_client.post(
+        "/watch/rules/person_burst/",
+        {"person_burst-kind": "person_burst", "person_burst-threshold": "12", "person_burst-minimum": "90"},
+    )
+    assert response.status_code == 400 and not WatchRule.objects.exists()
+    page = response.content.decode()
+    threshold = page.split('name="person_burst-threshold"', 1)[1].split(">", 1)[0]
+    window = page.split('name="person_burst-minimum"', 1)[1].split("</small>", 2)
+    assert 'value="12"' in threshold and 'min="0"' in threshold and 'max="10000"' in threshold
+    assert 'step="1"' in threshold
+    assert 'value="90"' in window[0] and 'min="60"' in window[0] and 'max="1800"' in window[0]
+    assert 'step="60"' in window[0]
+    assert WINDOW.format(90) in window[0]  # beside its field, not only at the top
+    assert "whole minutes from 60 (1 minute) to 1,800 (30 minutes)" in window[1]
+    assert "The messages to one person it allows: a whole number from 0 to 10,000." in page
+    # The other rules keep their saved values.
+    assert 'name="suppressed-minimum" value="600"' in page
+
+
+def test_it_refuses_a_threshold_no_rule_could_reach():
+    assert errors("person_burst", "999999999999") == {
+        "threshold": ["Threshold (messages to one person) must be from 0 to 10,000, not 999,999,999,999."]
+    }
+    assert errors("volume", "1e12", "500") == {
+        "threshold": ["Threshold (times the usual hourly volume) must be from 0 to 1,000, not 1,000,000,000,000."]
+    }
+    assert errors("suppressed", "2.5") == {
+        "threshold": ["Threshold (messages to suppressed addresses) must be a whole number."]
+    }
+    assert errors("suppressed", "1000000") == errors("volume", "2.5", "500") == {}
+    with pytest.raises(ValueError, match="at most 10,000"):
+        services.rule_update(kind="person_burst", enabled=True, threshold=999999999999, minimum=600)
+    assert not WatchRule.objects.exists()
+
+
+def test_it_shows_counted_thresholds_as_whole_numbers(marketer_client):
+    services.rule_update(kind="suppressed", enabled=True, threshold=1000, minimum=600)
+    page = marketer_client.get("/watch/").content.decode()
+    assert 'name="person_burst-threshold" value="5"' in page and 'value="5.0"' not in page
+    assert "A person receives more than 5 messages from one workflow in 10 minutes." in page
+    assert "More than 1,000 messages go to addresses on the suppression list" in page
+    assert 'name="suppressed-threshold" value="1000"' in page
+    assert "drew 3 complaints" in page and "at least 1,000 messages" in page
