@@ -79,7 +79,8 @@ def recipient_test_send(request: HttpRequest, recipient_id: int) -> HttpResponse
     recipient = get_object_or_404(Recipient.objects.select_related("campaign__incident", "contact"), id=recipient_id)
     try:
         n = sending.test_send(campaign=recipient.campaign, recipient=recipient, user=request.user)
-        messages.success(request, f"Test sent to {n} seed addresses, marked TEST. It does not count as an apology.")
+        seeds = "seed address" if n == 1 else "seed addresses"
+        messages.success(request, f"Test sent to {n} {seeds}, marked TEST. It does not count as an apology.")
     except CampaignError as e:
         messages.error(request, str(e))
     return redirect("apologies:preview", recipient.id)
