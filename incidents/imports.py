@@ -287,7 +287,7 @@ def staging_rows(imp: Import, events: Iterator, states: list[int] | None = None)
         if nul:
             imp.reject(item.ref, f"a NUL character (\\u0000) in the {nul}: no database text can hold it")
             continue
-        if not item.message_id and item.esp_event_id.endswith(":" + item.event):
+        if item.revealed:
             imp.rows_read -= 1
             if states is not None:
                 states[0] += 1

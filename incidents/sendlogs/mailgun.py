@@ -125,5 +125,7 @@ def convert(ref: int, obj: Any) -> list[Event | Rejected]:
     results = [Event(recipient, raw, when, event, message_id, workflows, event_id, detail, ref)]
     if state is not None:
         # The person's state, apart from the message: it never counts as one received.
-        results.append(Event(recipient, raw, when, state, "", workflows, f"{event_id}:{state}", detail, ref))
+        results.append(
+            Event(recipient, raw, when, state, "", workflows, f"{event_id}:{state}", detail, ref, revealed=True)
+        )
     return results

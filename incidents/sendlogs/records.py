@@ -29,6 +29,9 @@ class Event:
     esp_event_id: str
     detail: str
     ref: int
+    # A person's state the file's record reveals beside its message (Mailgun's suppress-* failures): staged as an
+    # event of its own, but not a record of the file ("Rows read" counts those).
+    revealed: bool = False
 
 
 @dataclass(slots=True)
