@@ -126,6 +126,8 @@ def records(stream: BinaryIO, layout: str) -> Iterator[Batch | list[Event | Reje
     the one before (its records in order, its line numbers, where a broken array stops the file): with the
     database loading a third chunk, both cores stay busy. A chunk read ahead of a stop is dropped unread.
     """
+    # A line past the line limit still refuses the whole file here (the Python readers reject that line alone):
+    # Polars reads whole chunks, and finding such a line inside one would cost every chunk a scan.
     configure(stream, lines=True, depth=False)
     state = _Lines(stream, layout == "array_lines")
     pending: deque[tuple[Split, Future | None, bool]] = deque()

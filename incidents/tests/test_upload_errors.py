@@ -81,10 +81,18 @@ def test_it_maps_a_csv_with_a_bad_row_and_imports_the_rest(
 
 
 def test_it_imports_the_events_beside_an_ndjson_line_past_the_limit(settings, tmp_path):
+    # Mailgun's events go through the Python readers on both databases. (SendGrid's line logs, read by Polars
+    # on PostgreSQL, still refuse the whole file on such a line: see incidents/sendlogs/columnar.py.)
     settings.IMPORT_MAX_LINE_BYTES = 100_000
-    event = {"event": "delivered", "email": "a@example.com", "timestamp": 1795183200, "sg_event_id": "e1"}
-    big = {**event, "sg_event_id": "e2", "reason": "x" * 300_000}
-    last = {**event, "email": "c@example.com", "sg_event_id": "e3"}
+    event = {
+        "event": "delivered",
+        "recipient": "a@example.com",
+        "timestamp": 1795183200,
+        "id": "e1",
+        "message": {"headers": {"message-id": "m1@example.com"}},
+    }
+    big = {**event, "id": "e2", "reason": "x" * 300_000}
+    last = {**event, "recipient": "c@example.com", "id": "e3"}
     path = tmp_path / "log.ndjson"
     path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in (event, big, last)))
 
