@@ -89,6 +89,9 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "audience": planning.audience_label(campaign),
         "email_problems": lifecycle.email_words_problems(campaign) if campaign.is_editable else [],
         "language_problems": lifecycle.language_words_problems(campaign) if campaign.is_editable else [],
+        "blank_problems": lifecycle.blank_words_problems(campaign) if campaign.is_editable else [],
+        # Said before submitting: people planned with the incident's old tiers carry the new tiers' labels.
+        "tiers_problems": lifecycle.tiers_problems(campaign) if campaign.is_editable else [],
         "already_apologised": (
             planning.recipients_already_apologised(campaign=campaign)
             if campaign.status in (Campaign.Status.DRAFT, Campaign.Status.SUBMITTED, Campaign.Status.APPROVED)

@@ -95,10 +95,14 @@ def test_it_approves_no_changes_of_a_completed_campaign_with_nothing_left_to_go_
 # 2. Words quoting a placeholder blank for everyone are refused.
 
 
-def test_it_refuses_words_that_quote_what_happened_when_nobody_wrote_it(marketer, approver):
+def test_it_refuses_words_that_quote_what_happened_when_nobody_wrote_it(marketer, approver, client):
     incident = IncidentFactory(what_happened="", fix="")
     person(incident, "a@example.com")
     campaign = planning.campaign_create(incident=incident, name="Sorry", author=marketer)
+    client.force_login(marketer)
+    page = client.get(campaign.get_absolute_url()).content.decode()
+    # Said on the campaign's page before anyone submits.
+    assert 'id="blank-problems"' in page and "{{ what_happened }}, which is blank for everyone" in page
     with pytest.raises(CampaignError) as refused:
         lifecycle.campaign_submit(campaign=campaign, user=marketer)
     message = str(refused.value)
@@ -161,7 +165,10 @@ def test_it_sends_an_approved_campaign_back_to_draft_when_the_incidents_tiers_ch
     assert campaign.status == Campaign.Status.DRAFT and campaign.approved_parts == {}
     assert ("edited", "changed since approval: the incident's tiers (the messages each tier counts)") in audit(campaign)
     client.force_login(marketer)
-    assert "tiers (the messages each tier counts)" in client.get(campaign.get_absolute_url()).content.decode()
+    page = client.get(campaign.get_absolute_url()).content.decode()
+    assert "tiers (the messages each tier counts)" in page
+    # The campaign page says why its tiers read wrong, and what to do, before anyone submits.
+    assert 'id="tiers-problems"' in page and "Plan again from the ledger (below)" in page
 
     # The people still carry the old tiers' numbers (70 messages: "50+", now the "20-99" tier): refused until
     # planned again.
@@ -173,6 +180,7 @@ def test_it_sends_an_approved_campaign_back_to_draft_when_the_incidents_tiers_ch
     incident.affected.filter(email="three@example.com").update(tier=incident.tier_for(3))
     planning.campaign_plan(campaign=campaign)
     assert dict(campaign.recipients.values_list("email", "tier")) == {"seventy@example.com": 2, "three@example.com": 0}
+    assert 'id="tiers-problems"' not in client.get(campaign.get_absolute_url()).content.decode()
     lifecycle.campaign_submit(campaign=campaign, user=marketer)
 
     # Stale tiers slipped in behind every form are refused at approval too.
