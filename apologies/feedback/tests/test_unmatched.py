@@ -8,11 +8,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apologies import links
-from apologies.campaigns import planning
 from apologies.feedback.tests.test_webhooks import inbound, post
-from apologies.models import Delivery, Reply
+from apologies.models import Reply
 from apologies.sending import services as sending
-from apologies.tests.factories import IncidentFactory, person
 from incidents.models import Suppression
 
 pytestmark = pytest.mark.django_db
@@ -23,20 +21,6 @@ UNMATCHED = reverse("apologies:replies_unmatched")
 @pytest.fixture(autouse=True)
 def _secret(settings):
     settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": "hook:s3cret"}
-
-
-@pytest.fixture
-def campaign(marketer):
-    incident = IncidentFactory()
-    person(incident, "jane@example.com")
-    return planning.campaign_create(incident=incident, name="Sorry for the 25 emails", author=marketer)
-
-
-@pytest.fixture
-def sent(campaign) -> Delivery:
-    sending.deliveries_create(campaign=campaign)
-    Delivery.objects.update(status="sent")
-    return Delivery.objects.get()
 
 
 def unmatched(n: int, *, start=None) -> list[Reply]:

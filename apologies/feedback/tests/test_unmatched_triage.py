@@ -9,8 +9,7 @@ from django.utils import timezone
 from apologies.campaigns import planning
 from apologies.feedback import services as feedback
 from apologies.feedback.models import ReplyError
-from apologies.models import AuditEvent, Campaign, Delivery, Reply
-from apologies.sending import services as sending
+from apologies.models import AuditEvent, Campaign, Reply
 from apologies.tests.factories import IncidentFactory, person
 from incidents.auditlog.models import AuditEntry
 from incidents.models import Suppression
@@ -19,20 +18,6 @@ pytestmark = pytest.mark.django_db
 
 UNMATCHED = reverse("apologies:replies_unmatched")
 NAV = reverse("incidents:list")
-
-
-@pytest.fixture
-def campaign(marketer) -> Campaign:
-    incident = IncidentFactory()
-    person(incident, "jane@example.com")
-    return planning.campaign_create(incident=incident, name="Sorry for the 25 emails", author=marketer)
-
-
-@pytest.fixture
-def sent(campaign) -> Delivery:
-    sending.deliveries_create(campaign=campaign)
-    Delivery.objects.update(status="sent")
-    return Delivery.objects.get()
 
 
 @pytest.fixture
